@@ -1,0 +1,167 @@
+"""Standard model-free actor-critic agent (Weber et al., 2017, Sec. 3.3 "Baselines").
+
+"A standard model-free agent: a CNN followed by a fully connected layer, and a final fully
+connected layer that outputs the policy logits and the value function." The same CNN (without the
+FC layers) is the model-free path of the I2A (Sec. 3.2), so it is exposed as
+:func:`build_conv_torso` for the I2A engineer to reuse.
+
+Sizes:
+- pixel inputs (e.g. the paper's 80x80 RGB): DQN-style strided convs 8x8/4, 4x4/2, 3x3/1 with
+  32/64/64 channels and FC 512 (``standard``); ``large`` adds a 4th conv layer and widens.
+- grid inputs (10x10 or 7x7 one-hot, 1 pixel per tile): 3x3 convs with stride 1 ("same"
+  padding, so each layer widens the receptive field by one tile) and a smaller FC.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Sequence
+
+import keras
+from keras import layers, ops
+
+__all__ = ["ModelFreeConfig", "ModelFreeAgent", "build_conv_torso", "default_model_free_config"]
+
+# Observations at least this tall are treated as pixels (8 px per tile) rather than one tile/pixel.
+PIXEL_INPUT_MIN_SIZE = 32
+
+
+@dataclass
+class ModelFreeConfig:
+    """Architecture of the standard model-free agent (Sec. 3.3).
+
+    ``size`` picks defaults ("standard" or "large") for every field left as ``None``; the
+    defaults also depend on the observation size (see :func:`default_model_free_config`).
+    ``obs_scale`` multiplies the (uint8) observation after casting: ``None`` means 1/255 for
+    3-channel (RGB) inputs and 1 otherwise (one-hot).
+    """
+
+    size: str = "standard"
+    conv_filters: tuple | None = None
+    kernel_sizes: tuple | None = None
+    strides: tuple | None = None
+    fc_units: int | None = None
+    obs_scale: float | None = None
+
+    def __post_init__(self):
+        if self.size not in ("standard", "large"):
+            raise ValueError(f"ModelFreeConfig.size must be 'standard' or 'large', got {self.size!r}")
+        for name in ("conv_filters", "kernel_sizes", "strides"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, tuple(int(v) for v in value))
+
+
+def default_model_free_config(observation_shape: Sequence[int], config: ModelFreeConfig | None = None
+                              ) -> ModelFreeConfig:
+    """Fill the ``None`` fields of ``config`` for this observation shape (H, W, C)."""
+    config = config or ModelFreeConfig()
+    if len(observation_shape) != 3:
+        raise ValueError(f"observation_shape must be (H, W, C), got {tuple(observation_shape)}")
+    height, width, channels = (int(s) for s in observation_shape)
+    pixels = min(height, width) >= PIXEL_INPUT_MIN_SIZE
+    large = config.size == "large"
+    if pixels:
+        filters = (32, 64, 64, 128) if large else (32, 64, 64)
+        kernels = (8, 4, 3, 3) if large else (8, 4, 3)
+        strides = (4, 2, 1, 1) if large else (4, 2, 1)
+        fc = 512
+    else:
+        filters = (32, 64, 64) if large else (32, 32)
+        kernels = (3,) * len(filters)
+        strides = (1,) * len(filters)
+        fc = 512 if large else 128
+    conv_filters = config.conv_filters or filters
+    n = len(conv_filters)
+    # Custom depths without explicit kernels/strides: 3x3 stride 1 beyond the default depth.
+    kernels = (kernels + (3,) * n)[:n]
+    strides = (strides + (1,) * n)[:n]
+    filled = dataclasses.replace(
+        config,
+        conv_filters=conv_filters,
+        kernel_sizes=config.kernel_sizes or kernels,
+        strides=config.strides or strides,
+        fc_units=config.fc_units or fc,
+        obs_scale=config.obs_scale if config.obs_scale is not None else (1.0 / 255.0 if channels == 3 else 1.0),
+    )
+    n = len(filled.conv_filters)
+    if len(filled.kernel_sizes) != n or len(filled.strides) != n:
+        raise ValueError(
+            f"conv_filters, kernel_sizes and strides must have the same length, got "
+            f"{filled.conv_filters}, {filled.kernel_sizes}, {filled.strides}")
+    return filled
+
+
+def build_conv_torso(config: ModelFreeConfig, name: str = "torso") -> list:
+    """The convolutional layers of the model-free agent (a list of Keras layers)."""
+    return [
+        layers.Conv2D(f, k, strides=s, padding="same", activation="relu", name=f"{name}_conv{i}")
+        for i, (f, k, s) in enumerate(zip(config.conv_filters, config.kernel_sizes, config.strides))
+    ]
+
+
+@keras.saving.register_keras_serializable(package="i2a_keras")
+class ModelFreeAgent(keras.Model):
+    """Conv layers -> FC -> (policy logits, value) (Sec. 3.3).
+
+    ``agent(obs)`` takes a uint8/float batch ``(B, H, W, C)`` and returns
+    ``{"logits": (B, A) float32, "value": (B,) float32}`` (the agent contract in docs/design.md).
+    """
+
+    def __init__(self, observation_shape, num_actions, conv_filters, kernel_sizes, strides,
+                 fc_units, obs_scale=1.0, size="standard", **kwargs):
+        super().__init__(**kwargs)
+        if int(num_actions) < 1:
+            raise ValueError(f"num_actions must be >= 1, got {num_actions}")
+        self.observation_shape = tuple(int(s) for s in observation_shape)
+        self.num_actions = int(num_actions)
+        self.arch = ModelFreeConfig(size=size, conv_filters=conv_filters, kernel_sizes=kernel_sizes,
+                                    strides=strides, fc_units=int(fc_units), obs_scale=float(obs_scale))
+        self.arch = default_model_free_config(self.observation_shape, self.arch)
+        self.convs = build_conv_torso(self.arch)
+        self.flatten = layers.Flatten(name="flatten")
+        self.fc = layers.Dense(self.arch.fc_units, activation="relu", name="fc")
+        # Heads in float32 so that logits/values stay float32 under mixed precision.
+        self.policy_head = layers.Dense(self.num_actions, name="policy_logits", dtype="float32")
+        self.value_head = layers.Dense(1, name="value", dtype="float32")
+
+    @classmethod
+    def from_arch(cls, observation_shape, num_actions, config: ModelFreeConfig | None = None, **kwargs):
+        arch = default_model_free_config(observation_shape, config)
+        return cls(observation_shape, num_actions, conv_filters=arch.conv_filters,
+                   kernel_sizes=arch.kernel_sizes, strides=arch.strides, fc_units=arch.fc_units,
+                   obs_scale=arch.obs_scale, size=arch.size, **kwargs)
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        self.call(ops.zeros((1,) + self.observation_shape, dtype="uint8"))
+
+    def features(self, obs, training=False):
+        """Conv + FC features ``(B, fc_units)`` of a batch of observations."""
+        x = ops.cast(obs, self.compute_dtype)
+        if self.arch.obs_scale != 1.0:
+            x = x * ops.cast(self.arch.obs_scale, self.compute_dtype)
+        for conv in self.convs:
+            x = conv(x)
+        return self.fc(self.flatten(x))
+
+    def call(self, obs, training=False):
+        h = self.features(obs, training=training)
+        logits = self.policy_head(h)
+        value = ops.squeeze(self.value_head(h), axis=-1)
+        return {"logits": logits, "value": value}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            observation_shape=list(self.observation_shape),
+            num_actions=self.num_actions,
+            conv_filters=list(self.arch.conv_filters),
+            kernel_sizes=list(self.arch.kernel_sizes),
+            strides=list(self.arch.strides),
+            fc_units=self.arch.fc_units,
+            obs_scale=self.arch.obs_scale,
+            size=self.arch.size,
+        )
+        return config
