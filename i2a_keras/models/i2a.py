@@ -1,0 +1,329 @@
+"""The Imagination-Augmented Agent (Weber et al., 2017, Sec. 2-3, Fig. 1c).
+
+``I2AAgent`` = imagination path + model-free path + policy/value heads:
+
+- imagination core (Sec. 3.1, :mod:`i2a_keras.models.imagination_core`): one rollout of length tau
+  per action through the frozen environment model, later actions chosen by the rollout policy;
+- rollout encoder (Sec. 3.2, :mod:`i2a_keras.models.rollout_encoder`): CNN + LSTM (reverse order)
+  turning each rollout into an embedding e_i;
+- aggregator (Sec. 3.2): concatenation of the ``A`` embeddings;
+- model-free path (Sec. 3.2): the model-free baseline's conv tower
+  (:func:`i2a_keras.models.model_free.build_conv_torso`) + a fully connected layer;
+- output policy network: FC on [aggregate, model-free features] -> policy logits and value;
+- rollout policy pi_hat (Sec. 3.1): a small model-free network inside the agent, trained only by
+  the distillation loss (:mod:`i2a_keras.algos.distillation`) returned as ``aux_loss``.
+
+Checkpoints: the frozen environment model is a (non-trainable) part of the agent, so a ``.keras``
+file of the agent is self-contained (its config embeds the env model's config, its weights the env
+model's weights); no path to the env model is needed to reload or resume.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Sequence
+
+import keras
+from keras import layers, ops
+
+from i2a_keras.algos.distillation import distillation_loss
+from i2a_keras.models.imagination_core import ROLLOUT_SAMPLING_MODES, ImaginationCore, freeze
+from i2a_keras.models.model_free import ModelFreeConfig, build_conv_torso, default_model_free_config
+from i2a_keras.models import register_agent
+from i2a_keras.models.env_model import CopyModel, EnvModel, load_env_model
+from i2a_keras.models.rollout_encoder import RolloutEncoder
+
+__all__ = ["I2AConfig", "I2AAgent", "RolloutPolicy", "I2A_PRESETS"]
+
+_TUPLE_FIELDS = ("encoder_filters", "encoder_kernel_sizes", "encoder_strides", "mf_conv_filters",
+                 "mf_kernel_sizes", "mf_strides", "rp_conv_filters", "rp_kernel_sizes", "rp_strides")
+
+
+@dataclass
+class I2AConfig:
+    """Architecture and imagination settings of the I2A (Sec. 3).
+
+    Fields left ``None`` are filled for the observation shape by :meth:`resolve` (pixel inputs
+    such as the paper's 80x80 RGB get strided convolutions; 1-pixel-per-tile grids get 3x3 stride-1
+    convolutions). ``mf_*`` is the model-free path (defaults: the model-free baseline's tower),
+    ``rp_*`` the rollout policy, ``encoder_*`` the rollout encoder's CNN. ``env_model_path`` is
+    the pretrained ``.keras`` environment model the registry builders load (``i2a``,
+    ``i2a-no-reward``; unused by ``i2a-copy-model``); a built agent carries the model itself.
+    """
+
+    rollout_length: int = 5
+    rollout_sampling: str = "sample"
+    reverse: bool = True
+    lstm_units: int | None = None
+    encoder_filters: tuple | None = None
+    encoder_kernel_sizes: tuple | None = None
+    encoder_strides: tuple | None = None
+    mf_size: str = "standard"
+    mf_conv_filters: tuple | None = None
+    mf_kernel_sizes: tuple | None = None
+    mf_strides: tuple | None = None
+    mf_fc_units: int | None = None
+    rp_conv_filters: tuple | None = None
+    rp_kernel_sizes: tuple | None = None
+    rp_strides: tuple | None = None
+    rp_fc_units: int | None = None
+    head_units: int | None = None
+    distill_weight: float = 1.0
+    obs_scale: float | None = None
+    seed: int | None = None
+    env_model_path: str = ""
+
+    def __post_init__(self):
+        for name in _TUPLE_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, tuple(int(v) for v in value))
+        if int(self.rollout_length) < 1:
+            raise ValueError(f"rollout_length must be >= 1, got {self.rollout_length}")
+        if self.rollout_sampling not in ROLLOUT_SAMPLING_MODES:
+            raise ValueError(f"rollout_sampling must be one of {ROLLOUT_SAMPLING_MODES}, "
+                             f"got {self.rollout_sampling!r}")
+        if float(self.distill_weight) < 0:
+            raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight}")
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "I2AConfig":
+        """``tiny`` (tests), ``small`` (CPU, 7x7 one-hot) or ``paper`` (GPU, 80x80 RGB)."""
+        if name not in I2A_PRESETS:
+            raise ValueError(f"unknown I2A preset {name!r}; choose from {sorted(I2A_PRESETS)}")
+        return dataclasses.replace(I2A_PRESETS[name], **overrides)
+
+    def resolve(self, observation_shape: Sequence[int]) -> "I2AConfig":
+        """Fill every ``None`` field for an observation of shape (H, W, C)."""
+        if len(observation_shape) != 3:
+            raise ValueError(f"observation_shape must be (H, W, C), got {tuple(observation_shape)}")
+        mf = default_model_free_config(observation_shape, ModelFreeConfig(
+            size=self.mf_size, conv_filters=self.mf_conv_filters, kernel_sizes=self.mf_kernel_sizes,
+            strides=self.mf_strides, fc_units=self.mf_fc_units, obs_scale=self.obs_scale))
+        pixels = min(int(s) for s in observation_shape[:2]) >= 32
+        if pixels:
+            enc = ((16, 32), (8, 4), (4, 2))
+            rp = ((16, 32), (8, 4), (4, 2), 256)
+            lstm, head = 512, 512
+        else:
+            enc = ((16, 16), (3, 3), (1, 1))
+            rp = ((16, 16), (3, 3), (1, 1), 64)
+            lstm, head = 128, 256
+        rp_filters = self.rp_conv_filters or rp[0]
+        return dataclasses.replace(
+            self,
+            encoder_filters=self.encoder_filters or enc[0],
+            encoder_kernel_sizes=self.encoder_kernel_sizes or enc[1][: len(self.encoder_filters or enc[0])],
+            encoder_strides=self.encoder_strides or enc[2][: len(self.encoder_filters or enc[0])],
+            lstm_units=self.lstm_units or lstm,
+            mf_conv_filters=mf.conv_filters, mf_kernel_sizes=mf.kernel_sizes, mf_strides=mf.strides,
+            mf_fc_units=mf.fc_units,
+            rp_conv_filters=rp_filters,
+            rp_kernel_sizes=self.rp_kernel_sizes or rp[1][: len(rp_filters)],
+            rp_strides=self.rp_strides or rp[2][: len(rp_filters)],
+            rp_fc_units=self.rp_fc_units or rp[3],
+            head_units=self.head_units or head,
+            obs_scale=mf.obs_scale,
+        )
+
+
+I2A_PRESETS = {
+    # seconds on CPU: for tests only
+    "tiny": I2AConfig(rollout_length=2, lstm_units=16, encoder_filters=(8,), encoder_kernel_sizes=(3,),
+                      encoder_strides=(1,), mf_conv_filters=(8,), mf_kernel_sizes=(3,), mf_strides=(1,),
+                      mf_fc_units=32, rp_conv_filters=(8,), rp_kernel_sizes=(3,), rp_strides=(1,),
+                      rp_fc_units=16, head_units=32),
+    # CPU, 7x7 one-hot: model-free path = the model-free agent's default tower
+    "small": I2AConfig(rollout_length=5),
+    # GPU, 80x80 RGB, tau = 5 (Sec. 4.1); encoder/LSTM sizes follow our reading of the appendix
+    "paper": I2AConfig(rollout_length=5, lstm_units=512, head_units=512),
+}
+
+
+@keras.saving.register_keras_serializable(package="i2a_keras")
+class RolloutPolicy(keras.layers.Layer):
+    """The rollout policy pi_hat: a small model-free net, observations -> logits (Sec. 3.1)."""
+
+    def __init__(self, num_actions, conv_filters, kernel_sizes, strides, fc_units, obs_scale=1.0,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.num_actions = int(num_actions)
+        self.arch = ModelFreeConfig(conv_filters=conv_filters, kernel_sizes=kernel_sizes,
+                                    strides=strides, fc_units=int(fc_units), obs_scale=float(obs_scale))
+        self.convs = build_conv_torso(self.arch, name="rollout_policy")
+        self.flatten = layers.Flatten(name="rollout_policy_flatten")
+        self.fc = layers.Dense(self.arch.fc_units, activation="relu", name="rollout_policy_fc")
+        self.logits = layers.Dense(self.num_actions, name="rollout_policy_logits", dtype="float32")
+
+    def call(self, obs):
+        x = ops.cast(obs, self.compute_dtype)
+        if self.arch.obs_scale != 1.0:
+            x = x * ops.cast(self.arch.obs_scale, self.compute_dtype)
+        for conv in self.convs:
+            x = conv(x)
+        return self.logits(self.fc(self.flatten(x)))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_actions=self.num_actions, conv_filters=list(self.arch.conv_filters),
+                      kernel_sizes=list(self.arch.kernel_sizes), strides=list(self.arch.strides),
+                      fc_units=self.arch.fc_units, obs_scale=self.arch.obs_scale)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="i2a_keras")
+class I2AAgent(keras.Model):
+    """Imagination-augmented actor-critic agent (Sec. 2-3) following the agent contract.
+
+    ``agent(obs)`` with ``obs (B, H, W, C)`` (uint8 or float, the env's encoding) returns
+    ``{"logits": (B, A), "value": (B,), "aux_loss": scalar (weighted distillation loss),
+    "rollout_logits": (B, A)}``. ``env_model`` (with ``predict_next``) is frozen.
+    """
+
+    def __init__(self, observation_shape, num_actions, env_model, config=None, **kwargs):
+        super().__init__(**kwargs)
+        self.observation_shape = tuple(int(s) for s in observation_shape)
+        self.num_actions = int(num_actions)
+        if self.num_actions < 1:
+            raise ValueError(f"num_actions must be >= 1, got {num_actions}")
+        if config is None:
+            config = I2AConfig()
+        elif isinstance(config, dict):
+            config = I2AConfig(**config)
+        elif not isinstance(config, I2AConfig):
+            raise ValueError(f"config must be an I2AConfig or dict, got {type(config).__name__}")
+        cfg = self.config = config.resolve(self.observation_shape)
+        self.env_model = freeze(env_model)
+        self.rollout_policy = RolloutPolicy(
+            self.num_actions, cfg.rp_conv_filters, cfg.rp_kernel_sizes, cfg.rp_strides, cfg.rp_fc_units,
+            obs_scale=cfg.obs_scale, name="rollout_policy")
+        self.imagination = ImaginationCore(
+            env_model, self.rollout_policy, self.num_actions, rollout_length=cfg.rollout_length,
+            rollout_sampling=cfg.rollout_sampling, seed=cfg.seed, name="imagination_core")
+        self.encoder = RolloutEncoder(
+            cfg.encoder_filters, cfg.encoder_kernel_sizes, cfg.encoder_strides, cfg.lstm_units,
+            reverse=cfg.reverse, frame_scale=cfg.obs_scale, name="rollout_encoder")
+        mf_arch = ModelFreeConfig(conv_filters=cfg.mf_conv_filters, kernel_sizes=cfg.mf_kernel_sizes,
+                                  strides=cfg.mf_strides, fc_units=cfg.mf_fc_units)
+        self.mf_convs = build_conv_torso(mf_arch, name="model_free")
+        self.mf_flatten = layers.Flatten(name="model_free_flatten")
+        self.mf_fc = layers.Dense(cfg.mf_fc_units, activation="relu", name="model_free_fc")
+        self.head_fc = layers.Dense(cfg.head_units, activation="relu", name="head_fc")
+        self.policy_head = layers.Dense(self.num_actions, name="policy_logits", dtype="float32")
+        self.value_head = layers.Dense(1, name="value", dtype="float32")
+
+    def build(self, input_shape=None):
+        if self.built:
+            return
+        # Calling the sublayers on a dummy batch creates every variable (also the env model's),
+        # which ``.keras`` loading needs before it restores the weights.
+        self.call(ops.zeros((1,) + self.observation_shape, dtype="uint8"))
+        freeze(self.env_model)
+        self.built = True
+
+    def model_free_features(self, obs):
+        """Model-free path: conv tower + FC (Sec. 3.2)."""
+        x = ops.cast(obs, self.compute_dtype)
+        if self.config.obs_scale != 1.0:
+            x = x * ops.cast(self.config.obs_scale, self.compute_dtype)
+        for conv in self.mf_convs:
+            x = conv(x)
+        return self.mf_fc(self.mf_flatten(x))
+
+    def imagination_features(self, obs):
+        """Imagine, encode each rollout, concatenate the A embeddings (aggregator, Sec. 3.2)."""
+        imagined = self.imagination(obs)
+        frames, rewards = imagined["frames"], imagined["rewards"]
+        tau = self.config.rollout_length
+        frames = ops.reshape(frames, (-1, tau) + tuple(frames.shape[3:]))
+        rewards = ops.reshape(rewards, (-1, tau))
+        embeddings = self.encoder(frames, rewards)
+        return ops.reshape(embeddings, (-1, self.num_actions * self.config.lstm_units))
+
+    def call(self, obs, training=False):
+        if tuple(obs.shape[1:]) != self.observation_shape:
+            raise ValueError(f"I2AAgent built for observations {self.observation_shape}, "
+                             f"got batch shape {tuple(obs.shape)}")
+        h = ops.concatenate([self.imagination_features(obs), self.model_free_features(obs)], axis=-1)
+        h = self.head_fc(h)
+        logits = self.policy_head(h)
+        value = ops.squeeze(self.value_head(h), axis=-1)
+        rollout_logits = self.rollout_policy(obs)
+        aux = distillation_loss(logits, rollout_logits, self.config.distill_weight)
+        return {"logits": logits, "value": value, "aux_loss": aux, "rollout_logits": rollout_logits}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(observation_shape=list(self.observation_shape), num_actions=self.num_actions,
+                      env_model=keras.saving.serialize_keras_object(self.env_model),
+                      config={k: (list(v) if isinstance(v, tuple) else v)
+                              for k, v in dataclasses.asdict(self.config).items()})
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["env_model"] = keras.saving.deserialize_keras_object(config["env_model"])
+        return cls(**config)
+
+
+# ---------------------------------------------------------------------------------------------
+# Agent registry (``python -m i2a_keras.train i2a --agent NAME``)
+
+
+def _observation_kind(observation_shape):
+    height, _, channels = observation_shape
+    if channels == 7:
+        return "one_hot", None
+    if channels == 3:
+        from i2a_keras.envs.observations import RGB_PALETTE, TINY_COLORS
+        return ("rgb", RGB_PALETTE) if height >= 32 else ("tiny_rgb", TINY_COLORS)
+    raise ValueError(f"cannot infer the observation kind of shape {tuple(observation_shape)}")
+
+
+def _load_frozen_env_model(config: I2AConfig, observation_shape, num_actions, agent_name: str):
+    if not config.env_model_path:
+        raise ValueError(f"agent {agent_name!r} needs a pretrained environment model: pass "
+                         "--env-model PATH (or --set model.env_model_path=PATH)")
+    env_model = load_env_model(config.env_model_path)
+    if not isinstance(env_model, EnvModel):
+        raise ValueError(f"{config.env_model_path} holds a {type(env_model).__name__}, "
+                         f"agent {agent_name!r} needs an EnvModel")
+    if tuple(env_model.obs_shape) != tuple(observation_shape) or env_model.num_actions != num_actions:
+        raise ValueError(
+            f"env model {config.env_model_path} was trained for observations {env_model.obs_shape} "
+            f"and {env_model.num_actions} actions, the environment has {tuple(observation_shape)} "
+            f"and {num_actions}")
+    return env_model
+
+
+@register_agent("i2a", I2AConfig)
+def _build_i2a(observation_shape, num_actions, config=None):
+    """I2A with the pretrained environment model at ``config.env_model_path`` (Sec. 3)."""
+    config = config or I2AConfig()
+    env_model = _load_frozen_env_model(config, observation_shape, num_actions, "i2a")
+    if not env_model.predict_reward:
+        raise ValueError(f"{config.env_model_path} predicts no rewards: use agent 'i2a-no-reward'")
+    return I2AAgent(observation_shape, num_actions, env_model, config, name="i2a_agent")
+
+
+@register_agent("i2a-no-reward", I2AConfig)
+def _build_i2a_no_reward(observation_shape, num_actions, config=None):
+    """I2A whose environment model was trained without reward prediction (Sec. 4.2)."""
+    config = config or I2AConfig()
+    env_model = _load_frozen_env_model(config, observation_shape, num_actions, "i2a-no-reward")
+    if env_model.predict_reward:
+        raise ValueError(
+            f"agent 'i2a-no-reward' needs an env model trained with predict_reward=False, but "
+            f"{config.env_model_path} predicts rewards")
+    return I2AAgent(observation_shape, num_actions, env_model, config, name="i2a_agent")
+
+
+@register_agent("i2a-copy-model", I2AConfig)
+def _build_i2a_copy_model(observation_shape, num_actions, config=None):
+    """Copy-model I2A (Sec. 4.2): same architecture, the "imagined" frames are the input frame."""
+    config = config or I2AConfig()
+    observation, palette = _observation_kind(observation_shape)
+    copy_model = CopyModel(obs_shape=tuple(observation_shape), num_actions=num_actions,
+                           observation=observation, palette=palette, name="copy_model")
+    return I2AAgent(observation_shape, num_actions, copy_model, config, name="i2a_agent")

@@ -1,0 +1,137 @@
+"""Imagination core: one imagined rollout per action (Weber et al., 2017, Sec. 3.1, Fig. 1a).
+
+For an observation o_t the core imagines ``num_actions`` trajectories of length ``tau``: in the
+i-th rollout the first action is the i-th action of the action set, every later action is chosen by
+the rollout policy pi_hat from the imagined observation (sampled, or its argmax). Each step calls
+the pretrained, frozen environment model (Sec. 3.2: "pretrained ... then frozen"), which predicts
+the next observation and reward.
+
+All ``B`` environments x ``A`` actions are processed as one batch of ``B * A`` rollouts (row
+``b * A + a`` is environment ``b``, first action ``a``); only the ``tau`` steps are a Python loop.
+No gradient flows into the environment model or out of the imagined frames (they are
+``stop_gradient``-ed); the rollout policy is trained by distillation (Sec. 3.1) instead.
+"""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+__all__ = ["ImaginationCore", "env_model_step", "freeze", "ROLLOUT_SAMPLING_MODES"]
+
+ROLLOUT_SAMPLING_MODES = ("sample", "argmax")
+
+
+def freeze(model):
+    """Mark ``model`` and every nested layer non-trainable (the frozen env model, Sec. 3.2).
+
+    Setting ``trainable`` on the outer model alone does not reach sublayers in every case (e.g. a
+    model deserialized with ``trainable=False`` in its config), so each layer is set explicitly.
+    """
+    model.trainable = False
+    for layer in model._flatten_layers(include_self=False):
+        layer.trainable = False
+    return model
+
+
+def env_model_step(env_model, obs, actions):
+    """One frozen environment-model step: ``(next_obs, reward)`` for a batch.
+
+    ``env_model.predict_next(obs, actions)`` (docs/design.md) returns the next observation in the
+    input's encoding and the reward value (``None`` for a model without reward head). The result
+    is cut from the gradient tape: the environment model is never trained through the agent.
+    """
+    next_obs, reward = env_model.predict_next(obs, actions)
+    next_obs = ops.stop_gradient(ops.cast(next_obs, "float32"))
+    batch = ops.shape(next_obs)[0]
+    if reward is None:
+        reward = ops.zeros((batch,), dtype="float32")
+    else:
+        reward = ops.stop_gradient(ops.reshape(ops.cast(reward, "float32"), (batch,)))
+    return next_obs, reward
+
+
+@keras.saving.register_keras_serializable(package="i2a_keras")
+class ImaginationCore(keras.layers.Layer):
+    """Imagines one rollout of length ``rollout_length`` per action (Sec. 3.1).
+
+    Args:
+        env_model: a frozen environment model with ``predict_next(obs, actions)``
+            (``EnvModel``, ``CopyModel`` or the no-reward variant).
+        rollout_policy: a layer mapping observations ``(N, H, W, C)`` to logits ``(N, A)``.
+        num_actions: size of the action set (one rollout per action).
+        rollout_length: tau, the number of imagined steps (paper: 5).
+        rollout_sampling: ``"sample"`` (draw from pi_hat) or ``"argmax"`` (greedy pi_hat) for the
+            actions after the first one.
+        seed: seed of the sampling stream (reproducible rollouts).
+
+    ``call(obs)`` returns ``{"frames": (B, A, tau, H, W, C) float32, "rewards": (B, A, tau)
+    float32, "actions": (B, A, tau) int32}``; ``actions[:, a, 0] == a``.
+    """
+
+    def __init__(self, env_model, rollout_policy, num_actions, rollout_length=5,
+                 rollout_sampling="sample", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if int(num_actions) < 1:
+            raise ValueError(f"num_actions must be >= 1, got {num_actions}")
+        if int(rollout_length) < 1:
+            raise ValueError(f"rollout_length (tau) must be >= 1, got {rollout_length}")
+        if rollout_sampling not in ROLLOUT_SAMPLING_MODES:
+            raise ValueError(
+                f"rollout_sampling must be one of {ROLLOUT_SAMPLING_MODES}, got {rollout_sampling!r}")
+        if not hasattr(env_model, "predict_next"):
+            raise ValueError(
+                f"env_model must provide predict_next(obs, actions), got {type(env_model).__name__}")
+        self.env_model = freeze(env_model)
+        self.rollout_policy = rollout_policy
+        self.num_actions = int(num_actions)
+        self.rollout_length = int(rollout_length)
+        self.rollout_sampling = rollout_sampling
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _choose(self, logits):
+        if self.rollout_sampling == "argmax":
+            return ops.cast(ops.argmax(logits, axis=-1), "int32")
+        draws = keras.random.categorical(ops.cast(logits, "float32"), 1, seed=self.seed_generator)
+        return ops.cast(ops.reshape(draws, (-1,)), "int32")
+
+    def call(self, obs):
+        if len(obs.shape) != 4:
+            raise ValueError(f"ImaginationCore expects observations (B, H, W, C), got {tuple(obs.shape)}")
+        num_actions, tau = self.num_actions, self.rollout_length
+        batch = ops.shape(obs)[0]
+        frame_shape = tuple(obs.shape[1:])
+        # (B, H, W, C) -> (B * A, H, W, C): each observation repeated once per first action.
+        state = ops.repeat(ops.cast(obs, "float32"), num_actions, axis=0)
+        action = ops.tile(ops.arange(num_actions, dtype="int32"), (batch,))
+        frames, rewards, actions = [], [], []
+        for step in range(tau):
+            actions.append(action)
+            state, reward = env_model_step(self.env_model, state, action)
+            frames.append(state)
+            rewards.append(reward)
+            if step + 1 < tau:
+                action = self._choose(ops.stop_gradient(self.rollout_policy(state)))
+        frames = ops.reshape(ops.stack(frames, axis=1), (batch, num_actions, tau) + frame_shape)
+        rewards = ops.reshape(ops.stack(rewards, axis=1), (batch, num_actions, tau))
+        actions = ops.reshape(ops.stack(actions, axis=1), (batch, num_actions, tau))
+        return {"frames": frames, "rewards": rewards, "actions": actions}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            env_model=keras.saving.serialize_keras_object(self.env_model),
+            rollout_policy=keras.saving.serialize_keras_object(self.rollout_policy),
+            num_actions=self.num_actions,
+            rollout_length=self.rollout_length,
+            rollout_sampling=self.rollout_sampling,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["env_model"] = keras.saving.deserialize_keras_object(config["env_model"])
+        config["rollout_policy"] = keras.saving.deserialize_keras_object(config["rollout_policy"])
+        return cls(**config)

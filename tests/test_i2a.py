@@ -1,0 +1,128 @@
+"""I2A agent (Sec. 2-3): agent contract, frozen env model, training step, .keras round trip."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras
+from i2a_keras.algos.a2c import a2c_loss
+from i2a_keras.algos.distillation import distillation_loss
+from i2a_keras.models import build_agent
+from i2a_keras.models.env_model import EnvModel
+from i2a_keras.models.i2a import I2AAgent, I2AConfig
+from i2a_testing import NUM_ACTIONS, OBS_SHAPE, copy_model, random_obs, tiny_env_model
+
+
+def _agent(env_model=None, **overrides):
+    config = I2AConfig.preset("tiny", **{"rollout_sampling": "argmax", **overrides})
+    agent = I2AAgent(OBS_SHAPE, NUM_ACTIONS, env_model or tiny_env_model(), config)
+    agent.build((None,) + OBS_SHAPE)
+    return agent
+
+
+def test_agent_contract_and_aux_loss():
+    agent = _agent(distill_weight=0.5)
+    out = agent(random_obs(3))
+    assert tuple(out["logits"].shape) == (3, NUM_ACTIONS)
+    assert tuple(out["value"].shape) == (3,)
+    assert out["logits"].dtype == tf.float32 and out["value"].dtype == tf.float32
+    expected = distillation_loss(out["logits"], out["rollout_logits"], 0.5)
+    np.testing.assert_allclose(float(out["aux_loss"]), float(expected), rtol=1e-6)
+
+
+def test_env_model_is_frozen_and_rollout_policy_is_trained_by_distillation():
+    env_model = tiny_env_model()
+    agent = _agent(env_model)
+    env_ids = {id(v) for v in env_model.weights}
+    assert env_ids and not env_ids & {id(v) for v in agent.trainable_variables}
+    obs = random_obs(4)
+    with tf.GradientTape() as tape:
+        out = agent(obs, training=True)
+        loss = tf.reduce_sum(out["logits"]) + tf.reduce_sum(out["value"]) + out["aux_loss"]
+    grads = tape.gradient(loss, agent.trainable_variables + env_model.weights)
+    n = len(agent.trainable_variables)
+    assert all(g is None for g in grads[n:])
+    assert all(g is not None for g in grads[:n])
+    rp_ids = {id(v) for v in agent.rollout_policy.trainable_variables}
+    # the rollout policy only learns from the auxiliary loss
+    with tf.GradientTape() as tape:
+        out = agent(obs, training=True)
+        rl_loss = tf.reduce_sum(out["logits"]) + tf.reduce_sum(out["value"])
+    for v, g in zip(agent.trainable_variables, tape.gradient(rl_loss, agent.trainable_variables)):
+        assert (g is None) == (id(v) in rp_ids)
+
+
+def test_one_training_step_lowers_the_loss_on_a_fixed_batch():
+    keras.utils.set_random_seed(0)
+    agent = _agent()
+    obs = random_obs(16, seed=3)
+    actions = tf.constant(np.random.default_rng(0).integers(0, NUM_ACTIONS, 16), tf.int32)
+    returns = tf.constant(np.random.default_rng(1).normal(size=16), tf.float32)
+    optimizer = keras.optimizers.RMSprop(1e-3)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss, _ = a2c_loss(agent(obs, training=True), actions, returns)
+        grads = tape.gradient(loss, agent.trainable_variables)
+        optimizer.apply_gradients(zip(grads, agent.trainable_variables))
+        return loss
+
+    first = float(step())
+    after, _ = a2c_loss(agent(obs, training=True), actions, returns)
+    assert float(after) < first
+
+
+@pytest.mark.parametrize("sampling", ["argmax", "sample"])
+def test_keras_round_trip_with_safe_mode(tmp_path, sampling):
+    agent = _agent(rollout_sampling=sampling, rollout_length=3)
+    obs = random_obs(3, seed=5)
+    agent(obs)
+    path = str(tmp_path / "i2a.keras")
+    agent.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded, I2AAgent) and isinstance(loaded.env_model, EnvModel)
+    assert len(loaded.trainable_variables) == len(agent.trainable_variables)
+    for a, b in zip(agent.weights, loaded.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    if sampling == "argmax":
+        for key in ("logits", "value", "aux_loss"):
+            np.testing.assert_allclose(agent(obs)[key], loaded(obs)[key], rtol=1e-5, atol=1e-6)
+    assert loaded.config.rollout_length == 3 and loaded.config.rollout_sampling == sampling
+
+
+def test_copy_model_agent_round_trip_and_registry(tmp_path):
+    agent = build_agent("i2a-copy-model", OBS_SHAPE, NUM_ACTIONS, I2AConfig.preset("tiny"))
+    assert not agent.env_model.weights
+    path = str(tmp_path / "copy.keras")
+    agent.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert type(loaded.env_model).__name__ == "CopyModel"
+    assert tuple(loaded(random_obs(2))["logits"].shape) == (2, NUM_ACTIONS)
+
+
+def test_registry_loads_env_models_and_checks_them(tmp_path):
+    with pytest.raises(ValueError, match="--env-model"):
+        build_agent("i2a", OBS_SHAPE, NUM_ACTIONS, I2AConfig.preset("tiny"))
+    path = str(tmp_path / "em.keras")
+    tiny_env_model().save(path)
+    agent = build_agent("i2a", OBS_SHAPE, NUM_ACTIONS, I2AConfig.preset("tiny", env_model_path=path))
+    assert isinstance(agent.env_model, EnvModel) and not agent.env_model.trainable_variables
+    with pytest.raises(ValueError, match="predict_reward=False"):
+        build_agent("i2a-no-reward", OBS_SHAPE, NUM_ACTIONS, I2AConfig.preset("tiny", env_model_path=path))
+    with pytest.raises(ValueError, match="trained for observations"):
+        build_agent("i2a", (6, 6, 7), NUM_ACTIONS, I2AConfig.preset("tiny", env_model_path=path))
+    nr_path = str(tmp_path / "nr.keras")
+    tiny_env_model(predict_reward=False).save(nr_path)
+    agent = build_agent("i2a-no-reward", OBS_SHAPE, NUM_ACTIONS,
+                        I2AConfig.preset("tiny", env_model_path=nr_path))
+    assert not agent.env_model.predict_reward
+
+
+def test_bad_config_raises():
+    with pytest.raises(ValueError, match="rollout_sampling"):
+        I2AConfig(rollout_sampling="greedy")
+    with pytest.raises(ValueError, match="preset"):
+        I2AConfig.preset("huge")
+    agent = _agent()
+    with pytest.raises(ValueError, match="observations"):
+        agent(random_obs(2, obs_shape=(6, 6, 7)))
