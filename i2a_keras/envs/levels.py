@@ -1,0 +1,332 @@
+"""Level sources for the Sokoban environments (procedural levels as in Weber et al. 2017, Sec. 4.1).
+
+A level source hands out levels ``(room_fixed, room_state)`` (``uint8 (n, H, W)`` each, gym-sokoban
+codes) on demand, from its own seeded random stream:
+
+* :class:`GeneratorSource` - our fast seeded generator (``generator.py``), streamed through a
+  buffer filled ``chunk`` levels at a time (one vectorised call), or a fixed pre-generated pool.
+* :class:`BoxobanSource` - levels of Boxoban text files (``boxoban.py``), sampled uniformly.
+* :class:`GymSokobanSource` - gym-sokoban's own ``generate_room`` (slow; for comparisons).
+* :class:`ArraySource` / :class:`PoolSource` - a fixed set of levels, e.g. an ``.npz`` pool cache
+  built in parallel by :func:`build_pool`.
+
+Train / held-out split: ``split="train"`` or ``"eval"`` keeps only the levels whose content hash
+falls outside / inside a held-out bucket of size ``holdout_fraction``. The split is a property of
+the level itself, so train and eval levels are disjoint whatever the seeds (``split="all"`` keeps
+everything). ``make_level_source`` builds a source from a spec string (see its docstring).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import random as _pyrandom
+
+import numpy as np
+
+from .boxoban import load_boxoban
+from .core import validate_levels
+from .generator import check_request, generate_levels
+
+SPLITS = ("all", "train", "eval")
+
+
+def level_hash_fraction(room_fixed: np.ndarray, room_state: np.ndarray) -> np.ndarray:
+    """A deterministic number in [0, 1) per level (blake2b of its bytes), used for the split."""
+    n = len(room_fixed)
+    f = np.ascontiguousarray(room_fixed, dtype=np.uint8).reshape(n, -1 if n else 0)
+    s = np.ascontiguousarray(room_state, dtype=np.uint8).reshape(n, -1 if n else 0)
+    out = np.empty(len(f))
+    for i in range(len(f)):
+        d = hashlib.blake2b(f[i].tobytes() + s[i].tobytes(), digest_size=8).digest()
+        out[i] = int.from_bytes(d, "little") / 2.0 ** 64
+    return out
+
+
+def split_mask(room_fixed, room_state, split: str, holdout_fraction: float) -> np.ndarray:
+    """Bool mask of the levels that belong to ``split`` ("all", "train" or "eval")."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if not 0.0 <= holdout_fraction <= 1.0:
+        raise ValueError(f"holdout_fraction must be in [0, 1], got {holdout_fraction}")
+    if split == "all":
+        return np.ones(len(room_fixed), bool)
+    held = level_hash_fraction(room_fixed, room_state) < holdout_fraction
+    return held if split == "eval" else ~held
+
+
+class LevelSource:
+    """Base class: ``seed(seed)`` then ``sample(n) -> (room_fixed, room_state)``."""
+
+    dim_room: tuple[int, int]
+
+    def __init__(self):
+        self.rng = np.random.default_rng()
+
+    def seed(self, seed=None) -> None:
+        """Restart the source's random stream (same seed, same sequence of levels)."""
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+class ArraySource(LevelSource):
+    """A fixed set of levels sampled uniformly with replacement (after the split filter)."""
+
+    def __init__(self, room_fixed, room_state, split: str = "all", holdout_fraction: float = 0.1,
+                 name: str = "levels"):
+        super().__init__()
+        room_fixed = np.asarray(room_fixed, np.uint8)
+        room_state = np.asarray(room_state, np.uint8)
+        if room_fixed.ndim == 2:
+            room_fixed, room_state = room_fixed[None], room_state[None]
+        validate_levels(room_fixed, room_state, what=name)
+        keep = split_mask(room_fixed, room_state, split, holdout_fraction)
+        if not keep.any():
+            raise ValueError(f"{name}: no level of {len(keep)} falls in split {split!r} "
+                             f"(holdout_fraction={holdout_fraction})")
+        self.room_fixed, self.room_state = room_fixed[keep], room_state[keep]
+        self.dim_room = tuple(int(x) for x in room_fixed.shape[1:])
+        self.num_levels = int(keep.sum())
+
+    def sample(self, n: int):
+        idx = self.rng.integers(0, self.num_levels, n)
+        return self.room_fixed[idx].copy(), self.room_state[idx].copy()
+
+
+class GeneratorSource(LevelSource):
+    """Levels from :func:`generator.generate_levels`, reproducible from ``seed``.
+
+    ``pool_size=None`` streams fresh levels, generated ``chunk`` at a time into a buffer so a reset
+    costs a buffer read (the vectorised generator amortises over the chunk). ``pool_size=k``
+    generates k levels once per ``seed`` call and samples them with replacement.
+    """
+
+    def __init__(self, dim_room=(10, 10), num_boxes: int = 4, split: str = "all",
+                 holdout_fraction: float = 0.1, chunk: int = 64, pool_size: int | None = None,
+                 **generator_kwargs):
+        super().__init__()
+        self.dim_room = check_request(dim_room, num_boxes)
+        self.num_boxes = int(num_boxes)
+        split_mask(np.zeros((0, 1, 1)), np.zeros((0, 1, 1)), split, holdout_fraction)
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
+        if pool_size is not None and pool_size < 1:
+            raise ValueError(f"pool_size must be >= 1 or None, got {pool_size}")
+        if split == "eval" and holdout_fraction == 0.0:
+            raise ValueError("split='eval' with holdout_fraction=0 holds out no level")
+        self.split, self.holdout_fraction = split, float(holdout_fraction)
+        self.chunk, self.pool_size = int(chunk), pool_size
+        self.generator_kwargs = generator_kwargs
+        self._buf_fixed = np.zeros((0, *self.dim_room), np.uint8)
+        self._buf_state = self._buf_fixed.copy()
+        self._pool = None
+
+    def seed(self, seed=None) -> None:
+        super().seed(seed)
+        self._buf_fixed = self._buf_fixed[:0]
+        self._buf_state = self._buf_state[:0]
+        self._pool = None
+        if self.pool_size is not None:
+            f, s = self._generate(self.pool_size)
+            self._pool = ArraySource(f, s)
+            self._pool.rng = self.rng
+
+    def _generate(self, n: int):
+        fixed, state, have = [], [], 0
+        while have < n:
+            want = max(self.chunk, n - have)
+            if self.split == "eval":
+                want = int(np.ceil(want / max(self.holdout_fraction, 1e-3)))
+            f, s = generate_levels(want, self.dim_room, self.num_boxes, rng=self.rng,
+                                   **self.generator_kwargs)
+            keep = split_mask(f, s, self.split, self.holdout_fraction)
+            fixed.append(f[keep])
+            state.append(s[keep])
+            have += int(keep.sum())
+        return np.concatenate(fixed), np.concatenate(state)
+
+    def sample(self, n: int):
+        if self._pool is not None:
+            return self._pool.sample(n)
+        if len(self._buf_fixed) < n:
+            f, s = self._generate(n - len(self._buf_fixed))
+            self._buf_fixed = np.concatenate([self._buf_fixed, f])
+            self._buf_state = np.concatenate([self._buf_state, s])
+        f, s = self._buf_fixed[:n].copy(), self._buf_state[:n].copy()
+        self._buf_fixed, self._buf_state = self._buf_fixed[n:], self._buf_state[n:]
+        return f, s
+
+
+class BoxobanSource(ArraySource):
+    """Boxoban levels from a file or directory (``boxoban.load_boxoban``), sampled uniformly."""
+
+    def __init__(self, path: str, dim_room=(10, 10), split: str = "all", holdout_fraction: float = 0.1,
+                 max_levels: int | None = None):
+        f, s = load_boxoban(path, dim_room, max_levels=max_levels)
+        super().__init__(f, s, split, holdout_fraction, name=f"Boxoban levels in {path}")
+        self.path = path
+
+
+class PoolSource(ArraySource):
+    """Levels of an ``.npz`` pool cache written by :func:`build_pool` / :func:`save_pool`."""
+
+    def __init__(self, path: str, split: str = "all", holdout_fraction: float = 0.1):
+        f, s, meta = load_pool(path)
+        super().__init__(f, s, split, holdout_fraction, name=f"level pool {path}")
+        self.path, self.meta = path, meta
+
+
+class GymSokobanSource(LevelSource):
+    """gym-sokoban 0.0.6's own ``generate_room`` (pure Python DFS, ~seconds per 10x10 level).
+
+    Seeded: Python's and numpy's global RNGs (which gym-sokoban uses) are seeded from this source's
+    stream for each level and restored afterwards.
+    """
+
+    def __init__(self, dim_room=(10, 10), num_boxes: int = 4, num_gen_steps: int | None = None,
+                 split: str = "all", holdout_fraction: float = 0.1):
+        super().__init__()
+        self.dim_room = check_request(dim_room, num_boxes)
+        self.num_boxes = int(num_boxes)
+        self.num_gen_steps = (int(1.7 * sum(self.dim_room)) if num_gen_steps is None
+                              else int(num_gen_steps))
+        split_mask(np.zeros((0, 1, 1)), np.zeros((0, 1, 1)), split, holdout_fraction)
+        self.split, self.holdout_fraction = split, float(holdout_fraction)
+
+    def _one(self):
+        from .gym_sokoban_compat import import_room_utils
+
+        room_utils = import_room_utils()
+        py_state, np_state = _pyrandom.getstate(), np.random.get_state()
+        try:
+            while True:
+                s = int(self.rng.integers(0, 2 ** 31))
+                _pyrandom.seed(s)
+                np.random.seed(s)
+                try:
+                    fixed, state, _ = room_utils.generate_room(
+                        dim=self.dim_room, num_steps=self.num_gen_steps, num_boxes=self.num_boxes)
+                except (RuntimeError, RuntimeWarning):
+                    continue
+                return fixed.astype(np.uint8), state.astype(np.uint8)
+        finally:
+            _pyrandom.setstate(py_state)
+            np.random.set_state(np_state)
+
+    def sample(self, n: int):
+        fixed, state = [], []
+        while len(fixed) < n:
+            f, s = self._one()
+            if split_mask(f[None], s[None], self.split, self.holdout_fraction)[0]:
+                fixed.append(f)
+                state.append(s)
+        return np.stack(fixed), np.stack(state)
+
+
+def save_pool(path: str, room_fixed, room_state, **meta) -> None:
+    """Write levels to an ``.npz`` pool cache (atomically, via a temp file + ``os.replace``)."""
+    room_fixed = np.asarray(room_fixed, np.uint8)
+    room_state = np.asarray(room_state, np.uint8)
+    validate_levels(room_fixed, room_state, what=f"pool {path}")
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    tmp = path + ".tmp.npz"
+    np.savez_compressed(tmp, room_fixed=room_fixed, room_state=room_state,
+                        meta=np.array(repr(sorted(meta.items()))))
+    os.replace(tmp, path)
+
+
+def load_pool(path: str):
+    """Read an ``.npz`` pool cache: ``(room_fixed, room_state, meta_string)``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"level pool {path!r} not found")
+    with np.load(path, allow_pickle=False) as z:
+        missing = {"room_fixed", "room_state"} - set(z.files)
+        if missing:
+            raise ValueError(f"level pool {path!r} lacks arrays {sorted(missing)}")
+        meta = str(z["meta"]) if "meta" in z.files else ""
+        return z["room_fixed"].astype(np.uint8), z["room_state"].astype(np.uint8), meta
+
+
+def _pool_worker(args):
+    seed, n, dim_room, num_boxes, kwargs = args
+    return generate_levels(n, dim_room, num_boxes, seed=seed, **kwargs)
+
+
+def build_pool(path: str, num_levels: int, dim_room=(10, 10), num_boxes: int = 4, seed: int = 0,
+               workers: int | None = None, chunk: int = 256, progress: bool = True,
+               **generator_kwargs):
+    """Generate ``num_levels`` levels in parallel (multiprocessing, tqdm bar) and save a pool cache.
+
+    Chunk i uses seed ``SeedSequence(seed).spawn(...)[i]``, so the pool is reproducible regardless of
+    the number of workers. Returns ``(room_fixed, room_state)``.
+    """
+    import multiprocessing as mp
+
+    from tqdm import tqdm
+
+    check_request(dim_room, num_boxes)
+    if num_levels < 1:
+        raise ValueError(f"num_levels must be >= 1, got {num_levels}")
+    sizes = [min(chunk, num_levels - i) for i in range(0, num_levels, chunk)]
+    seeds = np.random.SeedSequence(seed).spawn(len(sizes))
+    jobs = [(sq, n, tuple(dim_room), num_boxes, generator_kwargs) for sq, n in zip(seeds, sizes)]
+    workers = workers or min(len(jobs), os.cpu_count() or 1)
+    fixed, state = [], []
+    bar = tqdm(total=num_levels, desc=f"levels {dim_room[0]}x{dim_room[1]}/{num_boxes}",
+               disable=not progress)
+    if workers == 1:
+        results = map(_pool_worker, jobs)
+        pool = None
+    else:
+        pool = mp.get_context("spawn").Pool(workers)
+        results = pool.imap(_pool_worker, jobs)
+    try:
+        for f, s in results:
+            fixed.append(f)
+            state.append(s)
+            bar.update(len(f))
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.close()
+            pool.join()
+    fixed, state = np.concatenate(fixed), np.concatenate(state)
+    save_pool(path, fixed, state, dim_room=tuple(dim_room), num_boxes=num_boxes, seed=seed,
+              **generator_kwargs)
+    return fixed, state
+
+
+def make_level_source(spec=None, dim_room=(10, 10), num_boxes: int = 4, split: str | None = None,
+                      holdout_fraction: float = 0.1, **kwargs) -> LevelSource:
+    """Build a level source from ``spec``.
+
+    ``None``/``"generator"``: :class:`GeneratorSource`; ``"gym_sokoban"``: :class:`GymSokobanSource`;
+    ``"boxoban:PATH"`` or a directory / ``.txt`` path: :class:`BoxobanSource`; ``"pool:PATH"`` or an
+    ``.npz`` path: :class:`PoolSource`; a ``(room_fixed, room_state)`` tuple: :class:`ArraySource`;
+    a :class:`LevelSource`: itself. ``split=None`` means ``"train"`` for the generators and ``"all"``
+    for level files and arrays (their owner usually splits them by file).
+    """
+    if isinstance(spec, LevelSource):
+        return spec
+    if isinstance(spec, tuple) and len(spec) == 2:
+        return ArraySource(spec[0], spec[1], split or "all", holdout_fraction)
+    if spec is None or spec == "generator":
+        return GeneratorSource(dim_room, num_boxes, split or "train", holdout_fraction, **kwargs)
+    if spec == "gym_sokoban":
+        return GymSokobanSource(dim_room, num_boxes, split=split or "train",
+                                holdout_fraction=holdout_fraction, **kwargs)
+    if isinstance(spec, (str, os.PathLike)):
+        spec = os.fspath(spec)
+        if spec.startswith("boxoban:"):
+            return BoxobanSource(spec[len("boxoban:"):], dim_room, split or "all", holdout_fraction,
+                                 **kwargs)
+        if spec.startswith("pool:"):
+            return PoolSource(spec[len("pool:"):], split or "all", holdout_fraction)
+        if spec.endswith(".npz"):
+            return PoolSource(spec, split or "all", holdout_fraction)
+        if os.path.isdir(spec) or spec.endswith(".txt"):
+            return BoxobanSource(spec, dim_room, split or "all", holdout_fraction, **kwargs)
+    raise ValueError(f"unknown level source spec {spec!r}: use 'generator', 'gym_sokoban', "
+                     "'boxoban:PATH', 'pool:PATH.npz', a (room_fixed, room_state) tuple or a LevelSource")
