@@ -1,0 +1,143 @@
+"""Level sources: generator validity/solvability, Boxoban loader and its errors, pool cache, splits."""
+import os
+
+import numpy as np
+import pytest
+
+import i2a_keras.envs as E
+from i2a_keras.envs.boxoban import BoxobanFormatError, level_to_text, load_boxoban, parse_boxoban_text
+from i2a_keras.envs.core import validate_levels
+from i2a_keras.envs.levels import GymSokobanSource, split_mask
+from i2a_keras.envs.solver import solve
+
+
+def _boxoban_dir():
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    d = os.environ.get("I2A_BOXOBAN_DIR", os.path.join(here, "..", "shared", "data", "boxoban-levels"))
+    return d if os.path.isdir(d) else None
+
+
+@pytest.mark.parametrize("dim,num_boxes", [((7, 7), 1), ((7, 7), 2), ((10, 10), 4), ((6, 8), 3)])
+def test_generator_valid_and_solvable(dim, num_boxes):
+    f, s = E.generate_levels(12, dim, num_boxes, seed=0)
+    assert f.shape == s.shape == (12, *dim) and f.dtype == np.uint8
+    validate_levels(f, s)
+    assert ((s == E.BOX).sum(axis=(1, 2)) == num_boxes).all()       # no box starts on a target
+    assert ((f == E.TARGET).sum(axis=(1, 2)) == num_boxes).all()
+    assert ((s == E.PLAYER) & (f == E.TARGET)).sum() == 0             # player not on a target
+    for i in range(len(f) if num_boxes <= 2 else 3):
+        res = solve(f[i], s[i])
+        assert res.solved and res.pushes >= 1
+
+
+def test_generator_seeded_and_errors():
+    a = E.generate_levels(5, (7, 7), 2, seed=1)
+    b = E.generate_levels(5, (7, 7), 2, seed=1)
+    c = E.generate_levels(5, (7, 7), 2, seed=2)
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[1], c[1])
+    with pytest.raises(ValueError, match="too many boxes"):
+        E.generate_levels(1, (5, 5), 8)
+    with pytest.raises(ValueError, match="at least"):
+        E.generate_levels(1, (3, 10), 1)
+    with pytest.raises(ValueError, match="num_boxes"):
+        E.generate_levels(1, (7, 7), 0)
+
+
+BAD = {
+    "size": ("; 0\n#####\n#@$.#\n#####\n", "size 3x5"),
+    "player": ("; 0\n#####\n# $.#\n#   #\n#####\n", "exactly one player"),
+    "boxes": ("; 3\n#####\n#@$$#\n#.  #\n#####\n", "#boxes (2) != #targets (1)"),
+    "char": ("; 7\n#####\n#@$.#\n# x #\n#####\n", "unknown character 'x'"),
+    "border": ("; 0\n#####\n#@$. \n#   #\n#####\n", "border"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_boxoban_errors_name_file_and_level(case, tmp_path):
+    text, msg = BAD[case]
+    path = tmp_path / "bad.txt"
+    good = "; 0\n#####\n#@$.#\n#   #\n#####\n\n"
+    text = text.replace("; 0", "; 1", 1)
+    path.write_text(good + text)
+    number = text.split("\n")[0][1:].strip()
+    with pytest.raises(BoxobanFormatError) as e:
+        load_boxoban(str(path), dim_room=(4, 5))
+    assert "bad.txt" in str(e.value) and f"level {number} " in str(e.value) and msg in str(e.value)
+
+
+def test_boxoban_parse_roundtrip_and_env(tmp_path):
+    text = "; 0\n######\n#@$. #\n# *  #\n######\n\n; 1\n######\n#+$  #\n#  $.#\n######\n"
+    f, s, ids = parse_boxoban_text(text, dim_room=(4, 6))
+    assert ids == [0, 1] and f.shape == (2, 4, 6)
+    assert s[1][1, 1] == E.PLAYER and f[1][1, 1] == E.TARGET
+    assert level_to_text(f[0], s[0]) == "######\n#@$. #\n# *  #\n######"
+    (tmp_path / "a.txt").write_text(text)
+    env = E.make(dim_room=(4, 6), num_boxes=2, levels=f"boxoban:{tmp_path}")
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4, 6, 7)
+    with pytest.raises(FileNotFoundError):
+        load_boxoban(str(tmp_path / "missing"))
+
+
+def test_boxoban_sample_data():
+    d = _boxoban_dir()
+    if d is None:
+        pytest.skip("Boxoban sample data not present (set I2A_BOXOBAN_DIR)")
+    f, s = load_boxoban(os.path.join(d, "unfiltered", "train"), max_levels=2000)
+    assert f.shape == (2000, 10, 10)
+    validate_levels(f, s)
+    assert ((s == E.BOX) | (s == E.BOX_ON_TARGET)).sum(axis=(1, 2)).tolist() == [4] * 2000
+    v = E.make_vec(4, levels="boxoban:" + os.path.join(d, "unfiltered", "train", "000.txt"), seed=0)
+    obs, _ = v.reset()
+    assert obs.shape == (4, 10, 10, 7)
+
+
+def test_pool_roundtrip(tmp_path):
+    path = str(tmp_path / "pool.npz")
+    f, s = E.build_pool(path, 40, (7, 7), 2, seed=0, workers=1, chunk=16, progress=False)
+    f2, s2, meta = E.load_pool(path)
+    np.testing.assert_array_equal(f, f2)
+    np.testing.assert_array_equal(s, s2)
+    assert "num_boxes" in meta
+    src = E.make_level_source(path)
+    src.seed(0)
+    pf, ps = src.sample(8)
+    pool = {(a.tobytes(), b.tobytes()) for a, b in zip(f, s)}
+    assert all((a.tobytes(), b.tobytes()) in pool for a, b in zip(pf, ps))
+    env = E.make(preset="small", levels="pool:" + path)
+    env.reset(seed=0)
+    # same levels with 2 workers (reproducible regardless of worker count)
+    f3, _ = E.build_pool(str(tmp_path / "p2.npz"), 40, (7, 7), 2, seed=0, workers=2, chunk=16,
+                         progress=False)
+    np.testing.assert_array_equal(f, f3)
+
+
+def test_train_eval_split_disjoint():
+    tr = E.GeneratorSource((7, 7), 1, split="train", holdout_fraction=0.2, chunk=64)
+    ev = E.GeneratorSource((7, 7), 1, split="eval", holdout_fraction=0.2, chunk=64)
+    tr.seed(0)
+    ev.seed(0)
+    a = tr.sample(150)
+    b = ev.sample(150)
+    train = {x.tobytes() + y.tobytes() for x, y in zip(*a)}
+    held = {x.tobytes() + y.tobytes() for x, y in zip(*b)}
+    assert train.isdisjoint(held)
+    assert split_mask(*b, "eval", 0.2).all() and not split_mask(*b, "train", 0.2).any()
+
+
+def test_gym_sokoban_adapter_source():
+    src = GymSokobanSource((6, 6), 1)
+    src.seed(0)
+    f, s = src.sample(2)
+    validate_levels(f, s)
+    src.seed(0)
+    np.testing.assert_array_equal(src.sample(2)[1], s)
+
+
+def test_solver_statuses():
+    f, s, _ = parse_boxoban_text("; 0\n#####\n#@$.#\n#####\n", dim_room=None)
+    r = solve(f[0], s[0])
+    assert r.solved and r.pushes == 1 and r.actions == [4]
+    f, s, _ = parse_boxoban_text("; 0\n#####\n#@ $#\n#.  #\n#####\n", dim_room=None)
+    assert solve(f[0], s[0]).status == "unsolvable"  # box in a corner
