@@ -1,0 +1,1 @@
+"""Training machinery: configs, run dirs, checkpoints, logging, evaluation, subcommands."""

@@ -1,0 +1,265 @@
+"""Generic actor-critic training run (A2C or A3C) for any registered agent (Sec. 3.3).
+
+Used by the ``model-free`` subcommand and, with ``config.agent="i2a"`` and an I2A ``model``
+config, by the I2A training (issue 5). Extension points:
+
+- ``train_actor_critic(config, resume=False, agent_factory=None)``: ``agent_factory(obs_shape,
+  num_actions, config) -> keras.Model`` overrides :func:`i2a_keras.models.build_agent` (e.g. to
+  inject a pretrained, frozen environment model); the agent must follow the agent contract.
+- The run directory layout, logging, checkpointing and evaluation are shared (``run_dir.py``,
+  ``checkpoint.py``, ``evaluate.py``).
+
+Reproducibility and resume: all randomness comes from ``run.seed`` (weights), a numpy generator
+(actions) and the env level streams. At every checkpoint the training envs are re-seeded and
+reset with a seed derived from ``(env.train_seed, frames)``; the in-flight episodes are cut there
+and their last transition bootstraps from ``V(last obs)`` exactly like a time-limit truncation.
+So the checkpoint (weights + RMSprop state + counters + RNG states) is the complete training state
+and ``--resume`` continues a killed A2C run exactly as if it had not stopped (up to floating-point
+determinism of the TensorFlow kernels; set ``run.deterministic=true`` for op determinism).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import threading
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from i2a_keras.algos.a2c import A2CLearner, RolloutRunner, make_optimizer
+from i2a_keras.algos.a3c import A3CWorkers
+from i2a_keras.training.checkpoint import (load_checkpoint, numpy_rng_state, restore_numpy_rng,
+                                           restore_tf_rng, save_checkpoint, tf_rng_state)
+from i2a_keras.training.config import ActorCriticConfig, EnvConfig, config_to_dict
+from i2a_keras.training.evaluate import evaluate_agent, record_episode_gif
+from i2a_keras.training.media import plot_learning_curve
+from i2a_keras.training.run_dir import RunDir, ScalarLogger, progress_bar, read_jsonl
+
+__all__ = ["train_actor_critic", "make_env", "env_kwargs", "setup_runtime", "derived_seed"]
+
+
+def env_kwargs(env: EnvConfig, split: str) -> dict:
+    """Keyword arguments of :func:`i2a_keras.envs.make_vec` for ``split`` ("train" or "eval")."""
+    return dict(dim_room=tuple(env.dim_room), num_boxes=env.num_boxes, max_steps=env.max_steps,
+                observation=env.observation, action_set=env.action_set, levels=env.levels,
+                split=split, holdout_fraction=env.holdout_fraction)
+
+
+def make_env(env: EnvConfig, num_envs: int, split: str, seed: int):
+    """A native batched Sokoban vector env (SAME_STEP autoreset) on the given level split."""
+    from i2a_keras.envs import make_vec
+
+    return make_vec(int(num_envs), env_kwargs(env, split), seed=int(seed))
+
+
+def derived_seed(*parts: int) -> int:
+    """A 31-bit seed derived from integers (e.g. base seed, frame count, worker index)."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def setup_runtime(seed: int, mixed_precision: bool = False, deterministic: bool = False) -> str:
+    """Seed Python/numpy/TF, pick the dtype policy; returns a description of the device used."""
+    keras.utils.set_random_seed(int(seed))
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"GPU x{len(gpus)}" if gpus else "CPU"
+
+
+class _StopFlag:
+    """Set by SIGTERM/SIGINT: the trainer checkpoints after the current update and exits."""
+
+    def __init__(self):
+        self.stop = False
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.stop:  # second signal: give up immediately
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+def _mean_metrics(rows: list[dict]) -> dict:
+    if not rows:
+        return {}
+    keys = rows[0].keys()
+    return {k: float(np.mean([r[k] for r in rows])) for k in keys}
+
+
+def _episode_scalars(episodes: list[dict]) -> dict:
+    if not episodes:
+        return {}
+    return {
+        "charts/episodic_return": float(np.mean([e["return"] for e in episodes])),
+        "charts/episodic_length": float(np.mean([e["length"] for e in episodes])),
+        "charts/solve_rate": float(np.mean([e["solved"] for e in episodes])),
+        "charts/episodes": float(len(episodes)),
+    }
+
+
+def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_factory=None) -> dict:
+    """Train (or resume) an actor-critic run in ``config.run.run_dir``; returns the summary dict."""
+    from i2a_keras.envs.core import num_actions as env_num_actions
+    from i2a_keras.envs.observations import observation_shape as env_observation_shape
+    from i2a_keras.models import build_agent
+
+    cfg = config
+    run_dir = RunDir(cfg.run.run_dir).create(resume)
+    device = setup_runtime(cfg.run.seed, cfg.run.mixed_precision, cfg.run.deterministic)
+    obs_shape = tuple(env_observation_shape(tuple(cfg.env.dim_room), cfg.env.observation))
+    n_actions = env_num_actions(cfg.env.action_set)
+    frames_per_update = cfg.a2c.num_envs * cfg.a2c.num_steps
+    total_updates = -(-cfg.run.total_frames // frames_per_update)
+
+    state = {}
+    if resume:
+        agent, state, _ = load_checkpoint(run_dir.latest_checkpoint)
+        optimizer = agent.optimizer
+        if optimizer is None:
+            raise ValueError(f"checkpoint {run_dir.latest_checkpoint} has no optimizer state")
+        restore_tf_rng(state["tf_rng"])
+    else:
+        factory = agent_factory or (lambda shape, n, model_cfg: build_agent(cfg.agent, shape, n, model_cfg))
+        agent = factory(obs_shape, n_actions, cfg.model)
+        optimizer = make_optimizer(cfg.a2c, total_updates, cfg.run.mixed_precision)
+        agent.compile(optimizer=optimizer)
+    with open(run_dir.config_path, "w") as fh:
+        json.dump(config_to_dict(cfg), fh, indent=2)
+
+    learner = A2CLearner(agent, optimizer, cfg.a2c, obs_shape)
+    frames = int(state.get("frames", 0))
+    updates = int(state.get("updates", 0))
+    num_workers = cfg.a2c.num_workers if cfg.algo == "a3c" else 1
+    rngs = ([restore_numpy_rng(s) for s in state["action_rngs"]] if resume else
+            [np.random.default_rng(derived_seed(cfg.run.seed, 1, w)) for w in range(num_workers)])
+    envs = [make_env(cfg.env, cfg.a2c.num_envs, "train", derived_seed(cfg.env.train_seed, 0, w))
+            for w in range(num_workers)]
+    runners = [RolloutRunner(env, learner, cfg.a2c.num_steps, rng) for env, rng in zip(envs, rngs)]
+
+    def reset_envs():
+        for w, runner in enumerate(runners):
+            runner.reset(seed=derived_seed(cfg.env.train_seed, frames, w))
+
+    reset_envs()
+    logger = ScalarLogger(run_dir, resume_from_frames=frames if resume else None)
+    pending_episodes = list(state.get("pending_episodes", []))
+    pending_metrics = list(state.get("pending_metrics", []))
+    log_every, ckpt_every = cfg.run.log_interval_frames, cfg.run.checkpoint_interval_frames
+    eval_every = cfg.eval.interval_frames
+    next_log = (frames // log_every + 1) * log_every
+    next_ckpt = (frames // ckpt_every + 1) * ckpt_every
+    next_eval = (frames // eval_every + 1) * eval_every if eval_every else None
+    episodes_total = int(state.get("episodes_total", 0))
+    last_log_time, last_log_frames = time.perf_counter(), frames
+    bar = progress_bar(cfg.run.total_frames, frames, cfg.run.progress, desc=f"{cfg.agent}/{cfg.algo}")
+    a3c = A3CWorkers(learner, runners) if cfg.algo == "a3c" else None
+
+    def checkpoint():
+        save_checkpoint(run_dir.latest_checkpoint, agent, {
+            "frames": frames, "updates": updates, "episodes_total": episodes_total,
+            "action_rngs": [numpy_rng_state(r.rng) for r in runners], "tf_rng": tf_rng_state(),
+            "pending_episodes": pending_episodes, "pending_metrics": pending_metrics,
+            "config": config_to_dict(cfg),
+        })
+        reset_envs()
+
+    def run_evaluation(tag_frames, end_of_session=False):
+        result = evaluate_agent(agent, cfg.env, cfg.eval.num_levels, cfg.eval.num_envs,
+                                greedy=cfg.eval.greedy)
+        logger.log(tag_frames, {"eval/solve_rate": result["solve_rate"],
+                                "eval/mean_return": result["mean_return"],
+                                "eval/mean_length": result["mean_length"]}, file="eval.jsonl",
+                   end_of_session=end_of_session)
+        return result
+
+    def log_scalars(end_of_session=False):
+        nonlocal pending_episodes, pending_metrics, last_log_time, last_log_frames, episodes_total
+        now = time.perf_counter()
+        episodes_total += len(pending_episodes)
+        scalars = {**_episode_scalars(pending_episodes),
+                   **{f"losses/{k}": v for k, v in _mean_metrics(pending_metrics).items()},
+                   "charts/SPS": (frames - last_log_frames) / max(now - last_log_time, 1e-9),
+                   "charts/learning_rate": float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
+                   "charts/updates": float(updates)}
+        logger.log(frames, scalars, end_of_session=end_of_session)
+        bar.set_postfix({k.split("/")[1]: f"{scalars[k]:.3g}" for k in
+                         ("charts/episodic_return", "charts/solve_rate", "charts/SPS") if k in scalars})
+        pending_episodes, pending_metrics = [], []
+        last_log_time, last_log_frames = time.perf_counter(), frames
+
+    stopped = False
+    with _StopFlag() as stop_flag:
+        while frames < cfg.run.total_frames and not stop_flag.stop:
+            if a3c is None:
+                rollout = runners[0].collect()
+                pending_metrics.append(learner.update(rollout))
+                frames += frames_per_update
+                updates += 1
+                bar.update(frames_per_update)
+                pending_episodes.extend(runners[0].pop_episodes())
+            else:
+                target = min(cfg.run.total_frames, next_log, next_ckpt, next_eval or next_log)
+
+                def on_update(metrics, n):
+                    pending_metrics.append(metrics)
+                    bar.update(n)
+
+                before = a3c.updates
+                a3c.frames = frames
+                a3c.run_until(target, on_update)
+                updates += a3c.updates - before
+                frames = a3c.frames
+                pending_episodes.extend(a3c.pop_episodes())
+            if frames >= next_log:
+                log_scalars()
+                next_log = (frames // log_every + 1) * log_every
+            if next_eval is not None and frames >= next_eval and frames < cfg.run.total_frames:
+                run_evaluation(frames)
+                next_eval = (frames // eval_every + 1) * eval_every
+            if frames >= next_ckpt and frames < cfg.run.total_frames:
+                checkpoint()
+                next_ckpt = (frames // ckpt_every + 1) * ckpt_every
+        stopped = stop_flag.stop
+    checkpoint()  # keeps the partial log interval's pending episodes/metrics for --resume
+    if pending_metrics:
+        log_scalars(end_of_session=True)
+    bar.close()
+    summary = {"frames": frames, "updates": updates, "episodes": episodes_total, "device": device,
+               "stopped_early": stopped, "checkpoint": run_dir.latest_checkpoint}
+    if stopped:
+        logger.close()
+        return summary
+    save_checkpoint(run_dir.final_checkpoint, agent, {"frames": frames, "updates": updates,
+                                                      "config": config_to_dict(cfg)})
+    final = run_evaluation(frames, end_of_session=True)
+    summary.update({"eval": final, "final_checkpoint": run_dir.final_checkpoint})
+    with open(run_dir.join("eval.json"), "w") as fh:
+        json.dump({**final, "frames": frames, "greedy": cfg.eval.greedy}, fh, indent=2)
+    if cfg.eval.gif:
+        summary["gif"] = record_episode_gif(agent, cfg.env, run_dir.join("episode.gif"),
+                                            greedy=cfg.eval.greedy)
+    summary["plot"] = plot_learning_curve(read_jsonl(run_dir.join("metrics.jsonl")),
+                                          read_jsonl(run_dir.join("eval.jsonl")),
+                                          run_dir.join("learning_curve.png"),
+                                          title=f"{cfg.agent} ({cfg.algo}) {tuple(cfg.env.dim_room)}, "
+                                                f"{cfg.env.num_boxes} boxes")
+    logger.close()
+    with open(run_dir.join("summary.json"), "w") as fh:
+        json.dump(summary, fh, indent=2)
+    return summary

@@ -1,0 +1,102 @@
+"""Atomic ``.keras`` checkpoints carrying the model, its optimizer and the training state.
+
+A checkpoint is a normal Keras 3 ``.keras`` zip (model config + weights + the optimizer attached
+with ``model.compile(optimizer=...)``), loadable with ``keras.saving.load_model(path,
+safe_mode=True)``, plus two extra members that Keras ignores:
+
+- ``i2a_training_state.json``: step counters, config, RNG states (numpy bit-generator state,
+  TensorFlow global generator), anything JSON-able the trainer wants back;
+- ``i2a_arrays.npz``: numpy arrays (e.g. the vector env's state and current observations).
+
+Writes go to a temporary file in the same directory and are moved into place with
+``os.replace``, so a run killed mid-save never leaves a truncated ``latest.keras``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["save_checkpoint", "load_checkpoint", "read_training_state", "numpy_rng_state",
+           "restore_numpy_rng", "tf_rng_state", "restore_tf_rng"]
+
+STATE_MEMBER = "i2a_training_state.json"
+ARRAYS_MEMBER = "i2a_arrays.npz"
+
+
+def save_checkpoint(path, model: keras.Model, state: dict | None = None,
+                    arrays: dict[str, np.ndarray] | None = None) -> str:
+    """Atomically write ``model`` (+ ``model.optimizer`` if compiled), ``state`` and ``arrays``."""
+    path = os.fspath(path)
+    if not path.endswith(".keras"):
+        raise ValueError(f"checkpoint path must end with .keras, got {path!r}")
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".keras", dir=directory)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as zf:
+            zf.writestr(STATE_MEMBER, json.dumps(state or {}))
+            if arrays:
+                buffer = io.BytesIO()
+                np.savez(buffer, **arrays)
+                zf.writestr(ARRAYS_MEMBER, buffer.getvalue())
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def read_training_state(path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The ``(state, arrays)`` stored in a checkpoint (empty if it has none)."""
+    with zipfile.ZipFile(os.fspath(path)) as zf:
+        names = set(zf.namelist())
+        state = json.loads(zf.read(STATE_MEMBER)) if STATE_MEMBER in names else {}
+        arrays = {}
+        if ARRAYS_MEMBER in names:
+            with np.load(io.BytesIO(zf.read(ARRAYS_MEMBER)), allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+    return state, arrays
+
+
+def load_checkpoint(path, compile: bool = True):
+    """Load ``(model, state, arrays)``; the model comes back with its optimizer (safe mode on)."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {path!r}")
+    # Importing the models package registers every serializable agent class.
+    import i2a_keras.models  # noqa: F401
+    model = keras.saving.load_model(path, safe_mode=True, compile=compile)
+    state, arrays = read_training_state(path)
+    return model, state, arrays
+
+
+def numpy_rng_state(rng: np.random.Generator) -> dict:
+    return rng.bit_generator.state
+
+
+def restore_numpy_rng(state: dict) -> np.random.Generator:
+    bit_generator = getattr(np.random, state["bit_generator"])()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+def tf_rng_state() -> dict:
+    gen = tf.random.get_global_generator()
+    return {"state": [int(v) for v in gen.state.numpy()], "alg": int(gen.algorithm)}
+
+
+def restore_tf_rng(state: dict) -> None:
+    gen = tf.random.Generator.from_state(np.asarray(state["state"], np.int64), state["alg"])
+    tf.random.set_global_generator(gen)

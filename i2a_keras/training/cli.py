@@ -1,0 +1,102 @@
+"""Shared command-line helpers for the training subcommands (``python -m i2a_keras.train``).
+
+A subcommand built on a config dataclass can reuse :func:`add_common_arguments` and
+:func:`config_from_args`: ``--preset``, ``--set KEY=VALUE ...`` (repeatable), ``--run-dir``,
+``--resume RUN_DIR`` (reads ``RUN_DIR/config.json``), ``--total-frames``, ``--seed``,
+``--num-envs``, ``--mixed-precision``, ``--print-config``. Flags map to dotted config keys via
+``flag_keys`` (default :data:`DEFAULT_FLAG_KEYS`); a flag whose key the config lacks is an error.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from i2a_keras.training.config import apply_override, apply_overrides, config_to_dict
+
+__all__ = ["ArgumentValueError", "PRESETS", "DEFAULT_FLAG_KEYS", "add_common_arguments", "config_from_args",
+           "print_config"]
+
+PRESETS = ("tiny", "small", "paper")
+
+
+class ArgumentValueError(ValueError):
+    """A bad command-line value (unknown preset/key, wrong type); the CLI reports it as a usage
+    error (exit status 2) instead of a traceback."""
+
+DEFAULT_FLAG_KEYS = {
+    "run_dir": "run.run_dir",
+    "total_frames": "run.total_frames",
+    "seed": "run.seed",
+    "num_envs": "a2c.num_envs",
+    "mixed_precision": "run.mixed_precision",
+}
+
+
+def add_common_arguments(parser, flags=tuple(DEFAULT_FLAG_KEYS), resume: bool = True):
+    """Add ``--preset``, ``--set``, ``--print-config`` and the given common flags to ``parser``."""
+    parser.add_argument("--preset", default="small",
+                        help="config preset: tiny (tests), small (CPU), paper (GPU); default small")
+    parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[],
+                        metavar="KEY=VALUE", help="config overrides, e.g. a2c.learning_rate=3e-4 "
+                        "env.num_boxes=1 (repeatable)")
+    helps = {
+        "run_dir": ("--run-dir", dict(help="run directory (default runs/<subcommand>_<preset>)")),
+        "total_frames": ("--total-frames", dict(type=int, help="environment frames to train for")),
+        "seed": ("--seed", dict(type=int, help="random seed (weights, actions)")),
+        "num_envs": ("--num-envs", dict(type=int, help="parallel environments (per worker)")),
+        "mixed_precision": ("--mixed-precision", dict(action="store_true", default=None,
+                                                      help="mixed_float16 compute (for GPUs)")),
+    }
+    for flag in flags:
+        name, kwargs = helps[flag]
+        parser.add_argument(name, dest=flag, **kwargs)
+    if resume:
+        parser.add_argument("--resume", metavar="RUN_DIR",
+                            help="continue the run in RUN_DIR from checkpoints/latest.keras")
+    parser.add_argument("--print-config", action="store_true", help="print the config and exit")
+    return parser
+
+
+def config_from_args(args, build_config, load_config, flag_keys=None):
+    """Config from ``--preset`` (or ``--resume``'s config.json), then flags, then ``--set``.
+
+    Raises :class:`ArgumentValueError` (a ``ValueError``) for an unknown preset/key or a bad value.
+    """
+    try:
+        return _config_from_args(args, build_config, load_config, flag_keys)
+    except ArgumentValueError:
+        raise
+    except ValueError as exc:
+        raise ArgumentValueError(str(exc)) from exc
+
+
+def _config_from_args(args, build_config, load_config, flag_keys):
+    flag_keys = {**DEFAULT_FLAG_KEYS, **(flag_keys or {})}
+    resume = getattr(args, "resume", None)
+    if resume:
+        path = os.path.join(resume, "config.json")
+        if not os.path.isfile(path):
+            raise ValueError(f"--resume {resume}: no config.json in that directory")
+        with open(path) as fh:
+            config = load_config(json.load(fh))
+        run_dir = getattr(args, "run_dir", None)
+        if run_dir and os.path.abspath(run_dir) != os.path.abspath(resume):
+            raise ValueError("--run-dir and --resume name different directories")
+        args.run_dir = resume
+    else:
+        if args.preset not in PRESETS:
+            raise ValueError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
+        config = build_config(args.preset)
+    for flag, key in flag_keys.items():
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        try:
+            config = apply_override(config, key, str(value))
+        except ValueError as exc:
+            raise ValueError(f"--{flag.replace('_', '-')}: {exc}") from exc
+    return apply_overrides(config, args.overrides)
+
+
+def print_config(config) -> None:
+    print(json.dumps(config_to_dict(config), indent=2))

@@ -1,0 +1,298 @@
+"""Dataclass configs shared by the training subcommands: presets, ``--set`` overrides, JSON I/O.
+
+A subcommand's config is a tree of dataclasses. :func:`apply_override` sets a dotted key
+(``a2c.learning_rate=3e-4``) with the value parsed according to the field's type annotation and
+raises ``ValueError`` on unknown keys or unparsable values. :func:`config_to_dict` /
+:func:`config_from_dict` round-trip a config through ``config.json``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from i2a_keras.algos.a2c import A2CConfig
+from i2a_keras.models.model_free import ModelFreeConfig
+
+__all__ = ["EnvConfig", "RunConfig", "EvalConfig", "ActorCriticConfig", "apply_override",
+           "apply_overrides", "config_to_dict", "config_from_dict", "config_keys", "parse_value",
+           "model_free_preset", "MODEL_FREE_PRESETS"]
+
+
+@dataclass
+class EnvConfig:
+    """Sokoban settings passed to :func:`i2a_keras.envs.make_vec` (see docs/design.md).
+
+    Training envs draw levels from the ``"train"`` split and evaluation envs from the held-out
+    ``"eval"`` split of the level source (disjoint by level content, ``holdout_fraction``);
+    ``train_seed``/``eval_seed`` seed the two level streams.
+    """
+
+    dim_room: tuple = (7, 7)
+    num_boxes: int = 2
+    max_steps: int = 50
+    observation: str = "one_hot"
+    action_set: str = "compact"
+    levels: str = "generator"
+    holdout_fraction: float = 0.1
+    train_seed: int = 0
+    eval_seed: int = 1_000_003
+
+    def __post_init__(self):
+        self.dim_room = tuple(int(v) for v in self.dim_room)
+        if len(self.dim_room) != 2 or min(self.dim_room) < 3:
+            raise ValueError(f"env.dim_room must be two sizes >= 3, got {self.dim_room}")
+        if self.num_boxes < 1 or self.max_steps < 1:
+            raise ValueError(f"env.num_boxes and env.max_steps must be >= 1, got "
+                             f"{self.num_boxes}, {self.max_steps}")
+        if not 0.0 < self.holdout_fraction < 1.0:
+            raise ValueError(f"env.holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
+
+
+@dataclass
+class RunConfig:
+    """Run-level settings: where, how long, seeds, logging and checkpoint cadence."""
+
+    run_dir: str = ""
+    total_frames: int = 1_000_000
+    seed: int = 0
+    log_interval_frames: int = 10_000
+    checkpoint_interval_frames: int = 100_000
+    mixed_precision: bool = False
+    progress: bool = True
+    deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
+
+    def __post_init__(self):
+        if self.total_frames < 1:
+            raise ValueError(f"run.total_frames must be >= 1, got {self.total_frames}")
+        if self.log_interval_frames < 1 or self.checkpoint_interval_frames < 1:
+            raise ValueError("run.log_interval_frames and run.checkpoint_interval_frames must be >= 1")
+
+
+@dataclass
+class EvalConfig:
+    """Held-out evaluation: % of ``num_levels`` unseen levels solved within ``env.max_steps``.
+
+    ``greedy=True`` takes the arg-max action (deterministic); ``False`` samples from the policy.
+    ``interval_frames`` > 0 also evaluates during training; the final evaluation always runs.
+    """
+
+    num_levels: int = 200
+    num_envs: int = 50
+    greedy: bool = True
+    interval_frames: int = 0
+    gif: bool = True
+
+    def __post_init__(self):
+        if self.num_levels < 1 or self.num_envs < 1 or self.interval_frames < 0:
+            raise ValueError("eval.num_levels and eval.num_envs must be >= 1, eval.interval_frames >= 0")
+
+
+@dataclass
+class ActorCriticConfig:
+    """Config of an actor-critic training run (model-free baseline; reused by the I2A).
+
+    ``agent`` is a name from :func:`i2a_keras.models.build_agent`; ``model`` its config dataclass.
+    ``algo`` is ``"a2c"`` (synchronous, default) or ``"a3c"`` (``a2c.num_workers`` threads).
+    """
+
+    agent: str = "model-free"
+    algo: str = "a2c"
+    env: EnvConfig = field(default_factory=EnvConfig)
+    model: Any = field(default_factory=ModelFreeConfig)
+    a2c: A2CConfig = field(default_factory=A2CConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self):
+        if self.algo not in ("a2c", "a3c"):
+            raise ValueError(f"algo must be 'a2c' or 'a3c', got {self.algo!r}")
+
+
+def _model_free_tiny() -> ActorCriticConfig:
+    return ActorCriticConfig(
+        env=EnvConfig(dim_room=(5, 5), num_boxes=1, max_steps=20),
+        model=ModelFreeConfig(conv_filters=(8,), fc_units=32),
+        a2c=A2CConfig(num_envs=8, num_steps=5),
+        run=RunConfig(total_frames=2_000, log_interval_frames=400, checkpoint_interval_frames=1_000,
+                      progress=False),
+        eval=EvalConfig(num_levels=8, num_envs=8, gif=True))
+
+
+def _model_free_small() -> ActorCriticConfig:
+    return ActorCriticConfig(
+        env=EnvConfig(dim_room=(7, 7), num_boxes=2, max_steps=50),
+        a2c=A2CConfig(num_envs=32, num_steps=5, learning_rate=7e-4),
+        run=RunConfig(total_frames=5_000_000, log_interval_frames=20_000,
+                      checkpoint_interval_frames=200_000),
+        eval=EvalConfig(num_levels=500, num_envs=100, interval_frames=1_000_000))
+
+
+def _model_free_paper() -> ActorCriticConfig:
+    return ActorCriticConfig(
+        env=EnvConfig(dim_room=(10, 10), num_boxes=4, max_steps=120, observation="rgb",
+                      action_set="compact"),
+        a2c=A2CConfig(num_envs=64, num_steps=5, learning_rate=7e-4, lr_schedule="linear"),
+        run=RunConfig(total_frames=1_000_000_000, log_interval_frames=200_000,
+                      checkpoint_interval_frames=5_000_000),
+        eval=EvalConfig(num_levels=1000, num_envs=100, interval_frames=50_000_000))
+
+
+MODEL_FREE_PRESETS = {"tiny": _model_free_tiny, "small": _model_free_small, "paper": _model_free_paper}
+
+
+def model_free_preset(name: str) -> ActorCriticConfig:
+    """``tiny`` (tests, seconds), ``small`` (CPU, 7x7 / 2 boxes) or ``paper`` (GPU, 80x80 RGB)."""
+    if name not in MODEL_FREE_PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(MODEL_FREE_PRESETS)}")
+    return MODEL_FREE_PRESETS[name]()
+
+
+# ---------------------------------------------------------------------------------------------
+# Overrides and JSON round trip
+
+
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+def _strip_optional(tp):
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return (args[0] if len(args) == 1 else tp), True
+    return tp, False
+
+
+def parse_value(text: str, tp, current=None, key: str = "value"):
+    """Parse the string ``text`` as type ``tp`` (``int``, ``float``, ``bool``, ``str``, tuples,
+    ``X | None``); ``Any`` uses the type of ``current``. Raises ``ValueError`` naming ``key``."""
+    tp, optional = _strip_optional(tp)
+    stripped = text.strip()
+    if optional and stripped.lower() in ("none", "null"):
+        return None
+    if tp is Any:
+        if current is None or dataclasses.is_dataclass(current):
+            raise ValueError(f"cannot infer the type of {key}; set its sub-fields instead")
+        tp = type(current)
+    origin = typing.get_origin(tp) or tp
+    try:
+        if tp is bool:
+            low = stripped.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if tp is int:
+            value = float(stripped) if any(c in stripped.lower() for c in ".e") else int(stripped)
+            if float(value) != int(value):
+                raise ValueError
+            return int(value)
+        if tp is float:
+            return float(stripped)
+        if tp is str:
+            return stripped
+        if origin in (tuple, list):
+            inner = stripped.strip("()[] ")
+            items = [s for s in inner.split(",") if s.strip()] if inner else []
+            args = typing.get_args(tp)
+            item_tp = args[0] if args else (type(current[0]) if current else int)
+            return tuple(parse_value(s, item_tp, key=key) for s in items)
+    except ValueError:
+        pass
+    else:
+        raise ValueError(f"unsupported type {tp} for {key}")
+    raise ValueError(f"invalid value for {key}: {text!r} is not a valid {getattr(tp, '__name__', tp)}")
+
+
+def config_keys(config, prefix: str = "") -> list[str]:
+    """All dotted leaf keys of a config tree."""
+    keys = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            keys.extend(config_keys(value, f"{prefix}{f.name}."))
+        else:
+            keys.append(prefix + f.name)
+    return keys
+
+
+def apply_override(config, key: str, text: str, _prefix: str = ""):
+    """Return a copy of ``config`` with dotted ``key`` set to ``text`` parsed by the field type."""
+    head, _, rest = key.partition(".")
+    full = _prefix + key
+    names = {f.name for f in dataclasses.fields(config)}
+    if head not in names:
+        raise ValueError(f"unknown config key {full!r}; valid keys: "
+                         f"{', '.join(config_keys(config, _prefix))}")
+    current = getattr(config, head)
+    if rest:
+        if not dataclasses.is_dataclass(current):
+            raise ValueError(f"unknown config key {full!r}: {_prefix + head!r} has no sub-fields")
+        return dataclasses.replace(
+            config, **{head: apply_override(current, rest, text, _prefix + head + ".")})
+    if dataclasses.is_dataclass(current):
+        raise ValueError(f"config key {full!r} is a section; set one of its fields, e.g. "
+                         f"{config_keys(current, _prefix + head + '.')[0]}")
+    value = parse_value(text, _hints(type(config))[head], current, full)
+    return dataclasses.replace(config, **{head: value})
+
+
+def apply_overrides(config, overrides):
+    """Apply ``["a.b=1", ...]`` overrides in order; raises ``ValueError`` on malformed items."""
+    for item in overrides or ():
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"override {item!r} must look like key=value (e.g. a2c.learning_rate=3e-4)")
+        config = apply_override(config, key.strip(), text)
+    return config
+
+
+def config_to_dict(config) -> dict:
+    """Plain JSON-able dict (tuples become lists) with each dataclass's class name."""
+    out = {"__class__": type(config).__name__}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            value = config_to_dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def config_from_dict(cls, data: dict, model_class: type | None = None):
+    """Rebuild a config of type ``cls`` from :func:`config_to_dict` output.
+
+    Fields typed ``Any`` that hold a dataclass (``ActorCriticConfig.model``) are rebuilt as
+    ``model_class`` (or, if omitted, the registered config class of the agent named in ``data``).
+    """
+    hints = _hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        tp, _ = _strip_optional(hints[f.name])
+        if isinstance(value, dict) and "__class__" in value:
+            sub = tp if dataclasses.is_dataclass(tp) else model_class
+            if sub is None and "agent" in data:
+                from i2a_keras.models import agent_config_class
+                sub = agent_config_class(data["agent"])
+            if sub is None:
+                raise ValueError(f"cannot rebuild config field {f.name!r}: unknown class "
+                                 f"{value['__class__']}")
+            value = config_from_dict(sub, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
+
+
+def save_config(config, path) -> None:
+    with open(path, "w") as fh:
+        json.dump(config_to_dict(config), fh, indent=2, sort_keys=False)

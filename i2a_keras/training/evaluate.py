@@ -1,0 +1,193 @@
+"""Held-out evaluation: % of unseen levels solved (Weber et al., 2017, Sec. 4: "% levels solved").
+
+:func:`evaluate_agent` plays exactly ``num_levels`` episodes on levels of the held-out ``"eval"``
+split (disjoint from training levels), ``num_levels / num_envs`` consecutive episodes per env
+slot so that quick (solved) episodes do not bias the count. A level counts as solved when the
+episode ends with all boxes on targets (``info["solved"]``) within ``env.max_steps`` steps.
+``greedy=True`` (default) acts with the arg-max action; ``greedy=False`` samples from the policy
+with a generator seeded by ``seed``.
+
+This module is also the ``evaluate`` subcommand: ``python -m i2a_keras.train evaluate
+--checkpoint RUN_DIR/checkpoints/latest.keras [--set eval.num_levels=1000 eval.greedy=false]``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+from i2a_keras.algos.a2c import sample_actions
+from i2a_keras.training.config import EnvConfig, EvalConfig, config_from_dict
+
+__all__ = ["evaluate_agent", "record_episode_gif", "EvaluateConfig", "build_config", "run",
+           "add_arguments", "run_command"]
+
+
+def _policy_fn(agent):
+    @tf.function(reduce_retracing=True)
+    def logits_fn(obs):
+        return tf.cast(agent(obs, training=False)["logits"], tf.float32)
+    return logits_fn
+
+
+def _act(logits_fn, obs, greedy, rng):
+    logits = logits_fn(obs).numpy()
+    return np.argmax(logits, axis=-1).astype(np.int32) if greedy else sample_actions(logits, rng)
+
+
+def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, greedy: bool = True,
+                   seed: int | None = None) -> dict:
+    """Play ``num_levels`` held-out levels; returns ``solve_rate``, ``mean_return``, ``mean_length``."""
+    from i2a_keras.training.actor_critic import make_env
+
+    if num_levels < 1:
+        raise ValueError(f"num_levels must be >= 1, got {num_levels}")
+    num_envs = int(min(num_envs, num_levels))
+    seed = env.eval_seed if seed is None else int(seed)
+    venv = make_env(env, num_envs, "eval", seed)
+    rng = np.random.default_rng(seed)
+    quota = np.full(num_envs, num_levels // num_envs)
+    quota[: num_levels % num_envs] += 1
+    logits_fn = _policy_fn(agent)
+    obs, _ = venv.reset(seed=seed)
+    ep_return = np.zeros(num_envs)
+    ep_length = np.zeros(num_envs, np.int64)
+    returns, lengths, solved = [], [], []
+    try:
+        while quota.any():
+            obs, reward, terminated, truncated, info = venv.step(_act(logits_fn, obs, greedy, rng))
+            ep_return += reward
+            ep_length += 1
+            for i in np.flatnonzero(terminated | truncated):
+                if quota[i] > 0:
+                    quota[i] -= 1
+                    returns.append(float(ep_return[i]))
+                    lengths.append(int(ep_length[i]))
+                    solved.append(bool(info["solved"][i]))
+                ep_return[i] = 0.0
+                ep_length[i] = 0
+    finally:
+        venv.close()
+    return {"solve_rate": float(np.mean(solved)), "mean_return": float(np.mean(returns)),
+            "mean_length": float(np.mean(lengths)), "num_levels": len(solved),
+            "greedy": bool(greedy)}
+
+
+def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = True, seed: int | None = None,
+                       fps: float = 4.0) -> str:
+    """Play one held-out level and save it as a GIF (gym-sokoban sprites, 16 px per tile)."""
+    from i2a_keras.envs.observations import observation_to_rooms, render_rgb
+    from i2a_keras.training.actor_critic import make_env
+    from i2a_keras.training.media import save_gif
+
+    seed = env.eval_seed if seed is None else int(seed)
+    venv = make_env(env, 1, "eval", seed)
+    rng = np.random.default_rng(seed)
+    logits_fn = _policy_fn(agent)
+    obs, _ = venv.reset(seed=seed)
+    frames = [render_rgb(observation_to_rooms(obs, env.observation))[0]]
+    try:
+        for _ in range(env.max_steps):
+            obs, _, terminated, truncated, info = venv.step(_act(logits_fn, obs, greedy, rng))
+            if terminated[0] or truncated[0]:
+                final = info["final_obs"]
+                last = np.asarray(final[0]) if final.dtype == object else final[:1]
+                frames.append(render_rgb(observation_to_rooms(np.reshape(last, (1,) + last.shape[-3:]),
+                                                              env.observation))[0])
+                break
+            frames.append(render_rgb(observation_to_rooms(obs, env.observation))[0])
+    finally:
+        venv.close()
+    return save_gif(frames, path, fps=fps)
+
+
+@dataclass
+class EvaluateConfig:
+    """``evaluate`` subcommand settings.
+
+    With ``use_run_env=True`` (default) the env settings are those the checkpoint was trained with
+    (read from the checkpoint or its run's config.json); set ``use_run_env=false`` and ``env.*``
+    to evaluate elsewhere (e.g. more boxes, Sec. 4.1 generalisation).
+    """
+
+    checkpoint: str = ""
+    use_run_env: bool = True
+    env: EnvConfig = field(default_factory=EnvConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seed: int | None = None
+    gif: str = ""
+
+
+def build_config(preset: str) -> EvaluateConfig:
+    from i2a_keras.training.config import model_free_preset
+
+    base = model_free_preset(preset)
+    return EvaluateConfig(env=base.env, eval=base.eval)
+
+
+def load_config(data: dict) -> EvaluateConfig:
+    return config_from_dict(EvaluateConfig, data)
+
+
+def add_arguments(parser):
+    from i2a_keras.training.cli import add_common_arguments
+
+    parser.add_argument("--checkpoint", required=True, help="agent checkpoint (.keras)")
+    parser.add_argument("--gif", default=None, help="also save a GIF of one held-out episode here")
+    add_common_arguments(parser, flags=("seed",), resume=False)
+    return parser
+
+
+def run_command(args) -> dict | None:
+    from i2a_keras.training.cli import config_from_args, print_config
+
+    config = config_from_args(args, build_config, load_config,
+                              flag_keys={"seed": "seed", "checkpoint": "checkpoint", "gif": "gif"})
+    if args.print_config:
+        print_config(config)
+        return None
+    return run(config)
+
+
+def _run_env(checkpoint: str, state: dict) -> EnvConfig | None:
+    saved = state.get("config")
+    run_config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(checkpoint))),
+                              "config.json")
+    if saved is None and os.path.exists(run_config):
+        with open(run_config) as fh:
+            saved = json.load(fh)
+    if saved is not None and "env" in saved:
+        return config_from_dict(EnvConfig, saved["env"])
+    return None
+
+
+def run(config: EvaluateConfig, resume: bool = False) -> dict:
+    """Evaluate ``config.checkpoint`` on held-out levels; writes ``<checkpoint>.eval.json``."""
+    from i2a_keras.training.checkpoint import load_checkpoint
+
+    if resume:
+        raise ValueError("evaluate does not support --resume")
+    if not config.checkpoint:
+        raise ValueError("evaluate needs --checkpoint PATH.keras")
+    agent, state, _ = load_checkpoint(config.checkpoint, compile=False)
+    env = config.env
+    if config.use_run_env:
+        env = _run_env(config.checkpoint, state)
+        if env is None:
+            raise ValueError(f"no training config found for {config.checkpoint}; pass "
+                             "--set use_run_env=false env.dim_room=... env.num_boxes=...")
+    result = evaluate_agent(agent, env, config.eval.num_levels, config.eval.num_envs,
+                            greedy=config.eval.greedy, seed=config.seed)
+    result.update(checkpoint=os.path.abspath(config.checkpoint), frames=state.get("frames"),
+                  env=dataclasses.asdict(env))
+    out = os.path.splitext(config.checkpoint)[0] + ".eval.json"
+    with open(out, "w") as fh:
+        json.dump(result, fh, indent=2)
+    if config.gif:
+        result["gif"] = record_episode_gif(agent, env, config.gif, greedy=config.eval.greedy)
+    print(json.dumps({k: result[k] for k in ("solve_rate", "mean_return", "mean_length", "num_levels")}))
+    return result

@@ -1,0 +1,51 @@
+"""Episode GIFs (imageio) and learning-curve plots (matplotlib)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["save_gif", "plot_learning_curve"]
+
+
+def save_gif(frames, path, fps: float = 4.0) -> str:
+    """Write ``frames`` (list of ``(H, W, 3) uint8``) as a looping GIF."""
+    import imageio.v2 as imageio
+
+    frames = [np.asarray(f, np.uint8) for f in frames]
+    if not frames:
+        raise ValueError("save_gif needs at least one frame")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    imageio.mimsave(path, frames, duration=1.0 / fps, loop=0)
+    return path
+
+
+def plot_learning_curve(metrics: list[dict], evals: list[dict], path, title: str = "") -> str:
+    """Episodic return and solve rate (training episodes) vs frames, plus held-out evaluations."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_r, ax_s) = plt.subplots(1, 2, figsize=(10, 3.8))
+    rows = [m for m in metrics if "charts/episodic_return" in m]
+    if rows:
+        x = [m["frames"] for m in rows]
+        ax_r.plot(x, [m["charts/episodic_return"] for m in rows], label="train episodes")
+        ax_s.plot(x, [100 * m["charts/solve_rate"] for m in rows], label="train episodes")
+    if evals:
+        x = [e["frames"] for e in evals]
+        ax_r.plot(x, [e["eval/mean_return"] for e in evals], "o-", label="held-out eval")
+        ax_s.plot(x, [100 * e["eval/solve_rate"] for e in evals], "o-", label="held-out eval")
+    ax_r.set(xlabel="environment frames", ylabel="episodic return")
+    ax_s.set(xlabel="environment frames", ylabel="% levels solved", ylim=(0, 100))
+    for ax in (ax_r, ax_s):
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
