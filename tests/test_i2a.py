@@ -126,3 +126,28 @@ def test_bad_config_raises():
     agent = _agent()
     with pytest.raises(ValueError, match="observations"):
         agent(random_obs(2, obs_shape=(6, 6, 7)))
+
+
+def test_paper_architecture_builds_at_80x80_and_trains_one_step():
+    """The ``paper`` preset (80x80 RGB, tau 5, 5 actions) on a batch of 2: one RMSprop step."""
+    from i2a_keras.envs.observations import RGB_PALETTE
+    from i2a_keras.models.env_model import EnvModelConfig
+
+    obs_shape = (80, 80, 3)
+    env_model = EnvModel.from_env_model_config(EnvModelConfig.preset(
+        "paper", palette=tuple(map(tuple, RGB_PALETTE.tolist()))))
+    agent = I2AAgent(obs_shape, NUM_ACTIONS, env_model, I2AConfig.preset("paper"))
+    agent.build((None,) + obs_shape)
+    assert agent.config.rollout_length == 5 and agent.config.lstm_units == 512
+    rng = np.random.default_rng(0)
+    obs = RGB_PALETTE[rng.integers(0, len(RGB_PALETTE), (2, 80, 80))]
+    optimizer = keras.optimizers.RMSprop(1e-4)
+    with tf.GradientTape() as tape:
+        out = agent(obs, training=True)
+        loss, _ = a2c_loss(out, tf.constant([0, 1]), tf.constant([1.0, -1.0]))
+    grads = tape.gradient(loss, agent.trainable_variables)
+    before = [v.numpy().copy() for v in agent.trainable_variables]
+    optimizer.apply_gradients(zip(grads, agent.trainable_variables))
+    assert tuple(out["logits"].shape) == (2, NUM_ACTIONS)
+    assert np.isfinite(float(loss))
+    assert any(np.abs(b - v.numpy()).max() > 0 for b, v in zip(before, agent.trainable_variables))

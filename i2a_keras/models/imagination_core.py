@@ -89,6 +89,11 @@ class ImaginationCore(keras.layers.Layer):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
+    def build(self, input_shape=None):
+        # No weights of its own: the env model and the rollout policy are built by their owner
+        # (or on first call).
+        self.built = True
+
     def _choose(self, logits):
         if self.rollout_sampling == "argmax":
             return ops.cast(ops.argmax(logits, axis=-1), "int32")

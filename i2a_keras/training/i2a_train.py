@@ -1,0 +1,124 @@
+"""The ``i2a`` training subcommand: I2A and its controls trained with the shared A2C/A3C code.
+
+``python -m i2a_keras.train i2a --agent {i2a,i2a-copy-model,i2a-no-reward,model-free}
+--env-model PATH --preset small --set i2a.rollout_length=3 --run-dir runs/x`` trains the
+imagination-augmented agent (Weber et al., 2017, Sec. 3.3: "the rest of the parameters [with the
+env model fixed] were trained with A3C") or one of the paper's baselines on the same budget. The
+config is :class:`~i2a_keras.training.config.ActorCriticConfig` with ``model`` an
+:class:`~i2a_keras.models.i2a.I2AConfig` (``model-free``: a ``ModelFreeConfig``); ``--set i2a.X``
+is an alias of ``--set model.X``. Checkpoints are self-contained ``.keras`` files: the frozen env
+model is saved inside the agent, so ``--resume RUN_DIR`` does not need ``--env-model``.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+
+from i2a_keras.models.i2a import I2AConfig  # registers the I2A agents and their classes
+from i2a_keras.models.model_free import ModelFreeConfig
+from i2a_keras.training.config import (ActorCriticConfig, apply_overrides, config_from_dict,
+                                       model_free_preset)
+
+__all__ = ["I2A_AGENTS", "i2a_preset", "build_i2a_config", "add_i2a_arguments", "run_i2a", "main"]
+
+I2A_AGENTS = ("i2a", "i2a-copy-model", "i2a-no-reward", "model-free")
+
+
+def i2a_preset(name: str, agent: str = "i2a") -> ActorCriticConfig:
+    """``tiny`` (tests), ``small`` (CPU: 7x7, 2 boxes, one-hot, 5 actions) or ``paper`` (GPU:
+    80x80 RGB, 10x10, 4 boxes, tau 5, 5 actions) for ``agent``; A2C/env/run settings are the
+    model-free presets' so that every agent kind gets the same budget."""
+    if agent not in I2A_AGENTS:
+        raise ValueError(f"unknown agent {agent!r} for the i2a subcommand; choose from {I2A_AGENTS}")
+    base = model_free_preset(name)
+    if agent == "model-free":
+        return dataclasses.replace(base, agent="model-free")
+    model = I2AConfig.preset(name)
+    return dataclasses.replace(base, agent=agent, model=model)
+
+
+def _normalise_overrides(overrides):
+    out = []
+    for item in overrides or ():
+        key, sep, value = item.partition("=")
+        if key.strip().startswith("i2a."):
+            item = "model." + key.strip()[len("i2a."):] + sep + value
+        out.append(item)
+    return out
+
+
+def build_i2a_config(preset: str = "small", agent: str = "i2a", env_model: str | None = None,
+                     overrides=(), run_dir: str | None = None) -> ActorCriticConfig:
+    """The full run config from a preset, an agent kind, ``--env-model`` and ``--set`` items."""
+    config = i2a_preset(preset, agent)
+    if env_model:
+        if agent == "model-free":
+            raise ValueError("--env-model is meaningless for --agent model-free")
+        if not os.path.isfile(env_model):
+            raise ValueError(f"--env-model {env_model!r} is not a file")
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model,
+                                                                       env_model_path=env_model))
+    items = _normalise_overrides(overrides)
+    if agent == "model-free" and any(i.startswith("model.") and not _is_model_free_key(i) for i in items):
+        raise ValueError("I2A settings (i2a.*) do not apply to --agent model-free")
+    config = apply_overrides(config, items)
+    if run_dir:
+        config = dataclasses.replace(config, run=dataclasses.replace(config.run, run_dir=run_dir))
+    if agent in ("i2a", "i2a-no-reward") and not config.model.env_model_path:
+        raise ValueError(f"--agent {agent} needs a pretrained environment model: --env-model PATH")
+    return config
+
+
+def _is_model_free_key(item: str) -> bool:
+    key = item.partition("=")[0][len("model."):]
+    return key in {f.name for f in dataclasses.fields(ModelFreeConfig)}
+
+
+def add_i2a_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Arguments of the ``i2a`` subcommand."""
+    parser.add_argument("--agent", default="i2a", choices=I2A_AGENTS,
+                        help="i2a (learned env model), i2a-copy-model, i2a-no-reward, model-free")
+    parser.add_argument("--env-model", default=None, help="pretrained .keras environment model")
+    parser.add_argument("--preset", default="small", choices=("tiny", "small", "paper"))
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="config override, e.g. i2a.rollout_length=3 or a2c.learning_rate=3e-4")
+    parser.add_argument("--run-dir", default=None, help="output directory (required unless --resume)")
+    parser.add_argument("--resume", default=None, metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR from its last checkpoint")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
+    return parser
+
+
+def _set_threads(threads: int):
+    if threads > 0:
+        import tensorflow as tf
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def run_i2a(args) -> dict:
+    """Run the subcommand from parsed arguments; returns the training summary."""
+    from i2a_keras.training.actor_critic import train_actor_critic
+
+    _set_threads(getattr(args, "threads", 0))
+    if args.resume:
+        with open(os.path.join(args.resume, "config.json")) as fh:
+            config = config_from_dict(ActorCriticConfig, json.load(fh))
+        config = dataclasses.replace(config, run=dataclasses.replace(config.run, run_dir=args.resume))
+        if args.overrides:
+            config = apply_overrides(config, _normalise_overrides(args.overrides))
+        return train_actor_critic(config, resume=True)
+    if not args.run_dir:
+        raise ValueError("--run-dir is required (or --resume RUN_DIR)")
+    config = build_i2a_config(args.preset, args.agent, args.env_model, args.overrides, args.run_dir)
+    return train_actor_critic(config, resume=False)
+
+
+def main(argv=None) -> dict:
+    parser = add_i2a_arguments(argparse.ArgumentParser(prog="i2a_keras.train i2a", description=__doc__))
+    summary = run_i2a(parser.parse_args(argv))
+    print(json.dumps(summary, indent=2, default=str))
+    return summary

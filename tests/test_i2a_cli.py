@@ -1,0 +1,64 @@
+"""``python -m i2a_keras.train i2a``: tiny end-to-end runs for every agent kind, resume."""
+import json
+import os
+import shutil
+
+import pytest
+
+from i2a_keras.models.env_model import EnvModel
+from i2a_keras.train import main
+
+TINY = ["--preset", "tiny", "--set", "run.total_frames=80", "--set", "eval.num_levels=2",
+        "--set", "eval.num_envs=2", "--set", "eval.gif=false", "--set", "run.progress=false"]
+
+
+@pytest.fixture(scope="module")
+def env_model_paths(tmp_path_factory):
+    root = tmp_path_factory.mktemp("env_models")
+    paths = {}
+    for name, predict_reward in (("reward", True), ("no_reward", False)):
+        model = EnvModel(obs_shape=(5, 5, 7), num_actions=5, channels=8, num_blocks=1,
+                         branch_channels=(0, 8), reward_hidden=8, predict_reward=predict_reward)
+        paths[name] = str(root / f"{name}.keras")
+        model.save(paths[name])
+    return paths
+
+
+@pytest.mark.parametrize("agent,env_model", [("i2a", "reward"), ("i2a-no-reward", "no_reward"),
+                                             ("i2a-copy-model", None), ("model-free", None)])
+def test_each_agent_kind_trains_end_to_end(tmp_path, env_model_paths, agent, env_model):
+    run_dir = str(tmp_path / agent)
+    argv = ["i2a", "--agent", agent, "--run-dir", run_dir] + TINY
+    if env_model:
+        argv += ["--env-model", env_model_paths[env_model]]
+    if agent != "model-free":
+        argv += ["--set", "i2a.rollout_length=3"]
+    summary = main(argv)
+    assert summary["frames"] == 80 and 0.0 <= summary["eval"]["solve_rate"] <= 1.0
+    with open(os.path.join(run_dir, "config.json")) as fh:
+        config = json.load(fh)
+    assert config["agent"] == agent
+    if agent != "model-free":
+        assert config["model"]["rollout_length"] == 3
+    assert os.path.isfile(os.path.join(run_dir, "checkpoints", "final.keras"))
+
+
+def test_resume_continues_an_i2a_run(tmp_path, env_model_paths):
+    run_dir = str(tmp_path / "run")
+    env_model = str(tmp_path / "em.keras")
+    shutil.copy(env_model_paths["reward"], env_model)
+    main(["i2a", "--agent", "i2a", "--env-model", env_model, "--run-dir", run_dir] + TINY)
+    os.remove(env_model)  # the checkpoint carries the frozen env model: no path needed to resume
+    summary = main(["i2a", "--resume", run_dir, "--set", "run.total_frames=160"])
+    assert summary["frames"] == 160
+
+
+def test_bad_arguments_are_rejected(tmp_path, env_model_paths):
+    with pytest.raises(ValueError, match="--env-model"):
+        main(["i2a", "--agent", "i2a", "--run-dir", str(tmp_path / "x")] + TINY)
+    with pytest.raises(ValueError, match="not a file"):
+        main(["i2a", "--agent", "i2a", "--env-model", str(tmp_path / "missing.keras"),
+              "--run-dir", str(tmp_path / "y")] + TINY)
+    with pytest.raises(ValueError, match="unknown config key"):
+        main(["i2a", "--agent", "i2a-copy-model", "--run-dir", str(tmp_path / "z"),
+              "--set", "i2a.rollout_lenght=3"] + TINY)
