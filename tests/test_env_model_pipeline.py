@@ -1,0 +1,70 @@
+"""Environment-model pipeline: collect -> train (tiny) via the CLI, data format, metrics."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import i2a_keras  # noqa: F401
+from i2a_keras.models.env_model import CopyModel, load_env_model
+from i2a_keras.train import main
+from i2a_keras.training.collect import load_transitions, read_metadata
+from i2a_keras.training.env_model_eval import evaluate_env_model, rollout_windows, save_rollout_figure
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("em_data")
+    train, held_out = str(root / "train"), str(root / "eval")
+    main(["collect", "--preset", "tiny", "--out", train])
+    main(["collect", "--preset", "tiny", "--out", held_out, "--split", "eval", "--num-transitions", "400"])
+    return train, held_out
+
+
+def test_collected_format(datasets):
+    train, held_out = datasets
+    meta = read_metadata(train)
+    assert meta["num_transitions"] == 1000 and meta["split"] == "train"
+    assert read_metadata(held_out)["split"] == "eval"
+    data, _ = load_transitions(train)
+    assert data["obs"].dtype == np.uint8 and data["obs"].shape == (1000, 5, 5, 7)
+    ep, step = data["episode"], data["step"]
+    follow = (ep[1:] == ep[:-1]) & (step[1:] == step[:-1] + 1)
+    assert follow.sum() > 800
+    # Inside an episode the next frame is the following row's frame.
+    np.testing.assert_array_equal(data["next_obs"][:-1][follow], data["obs"][1:][follow])
+    done = data["terminated"] | data["truncated"]
+    assert done.any() and not (data["terminated"] & data["truncated"]).any()
+    # A final step's next frame is the real last frame: solved levels have no box off target.
+    last = data["next_obs"][data["terminated"]]
+    assert last[..., 4].sum() == 0
+    assert np.isin(data["rewards"], np.float32([-1.1, -0.1, 0.9, 9.9, 10.9])).all()
+    with pytest.raises(ValueError, match="already holds a data set"):
+        main(["collect", "--preset", "tiny", "--out", train])
+
+
+def test_collect_then_train_tiny_via_cli(datasets, tmp_path):
+    train, held_out = datasets
+    run = str(tmp_path / "run")
+    result = main(["env-model", "--preset", "tiny", "--data", train, "--eval-data", held_out,
+                   "--run-dir", run])
+    rows = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
+    assert rows[-1]["losses/total"] < 0.75 * rows[0]["losses/total"]
+    assert result["rollout_windows"] > 0 and len(result["rollout_cell_acc"]) == 3
+    model = load_env_model(os.path.join(run, "checkpoints", "latest.keras"))
+    assert model.obs_shape == (5, 5, 7) and model.num_actions == 5
+    with pytest.raises(FileExistsError):
+        main(["env-model", "--preset", "tiny", "--data", train, "--run-dir", run])
+    resumed = main(["env-model", "--resume", run, "--total-frames", "4800"])
+    assert resumed["frames"] == 4800
+
+
+def test_copy_model_metrics_and_figure(datasets, tmp_path):
+    _, held_out = datasets
+    data, _ = load_transitions(held_out)
+    copy = CopyModel(obs_shape=(5, 5, 7))
+    m = evaluate_env_model(copy, data, rollout_k=3, max_samples=200, max_windows=50)
+    assert m["changed_cell_acc"] == 0.0 and m["cell_acc"] > 0.8
+    assert len(rollout_windows(data, 3)) > 0
+    path = save_rollout_figure(copy, data, str(tmp_path / "r.png"), k=3, num_rows=2)
+    assert os.path.getsize(path) > 1000
