@@ -166,3 +166,15 @@ def test_bad_config_errors():
         E.make(dim_room=(5, 5), num_boxes=8)
     with pytest.raises(ValueError, match="preset"):
         E.SokobanConfig.preset("huge")
+
+
+@pytest.mark.parametrize("observation", ["one_hot", "tiny_rgb", "rgb"])
+@pytest.mark.parametrize("mode", ["same_step", "next_step"])
+def test_vector_incremental_obs_matches_full_encoding(observation, mode):
+    v = E.make_vec(16, dim_room=(6, 6), num_boxes=1, observation=observation, action_set="compact",
+                   max_steps=12, autoreset_mode=mode, seed=0)
+    obs, _ = v.reset()
+    rng = np.random.default_rng(1)
+    for _ in range(60):
+        obs, r, term, trunc, info = v.step(rng.integers(0, 5, 16))
+        np.testing.assert_array_equal(obs, O.rooms_to_observation(v.rooms(), observation))

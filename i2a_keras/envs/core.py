@@ -156,13 +156,17 @@ def apply_actions(room_state: np.ndarray, room_fixed: np.ndarray, player_pos: np
     ``room_state``/``room_fixed``: ``uint8 (N, H, W)``; ``player_pos``: ``int (N, 2)`` (updated);
     ``gym_actions``: ``int (N,)``. Returns ``(moved_player, moved_box)`` bool arrays.
     """
+    moved, push, _, _, _ = _apply_actions(room_state, room_fixed, player_pos, gym_actions)
+    return moved, push
+
+
+def _apply_actions(room_state, room_fixed, player_pos, a):
+    """:func:`apply_actions` also returning the flat cells ``(cur, nxt, beyond)`` per room."""
     n, h, w = room_state.shape
     flat = room_state.reshape(n, h * w)
     fixed_flat = room_fixed.reshape(n, h * w)
     rows = np.arange(n)
-    a = gym_actions
-    direction = (a - 1) % 4
-    d = CHANGE_COORDINATES[direction]
+    d = CHANGE_COORDINATES[(a - 1) % 4]
     delta = d[:, 0] * w + d[:, 1]
     cur = player_pos[:, 0] * w + player_pos[:, 1]
     nxt = cur + delta
@@ -171,10 +175,9 @@ def apply_actions(room_state: np.ndarray, room_fixed: np.ndarray, player_pos: np
     t1 = flat[rows, nxt]
     t2 = flat[rows, beyond]
     is_push = (a >= 1) & (a <= 4)
-    is_move = a >= 5
     free1 = (t1 == FLOOR) | (t1 == TARGET)
     push = is_push & ((t1 == BOX) | (t1 == BOX_ON_TARGET)) & ((t2 == FLOOR) | (t2 == TARGET))
-    moved = push | ((is_push | is_move) & free1)
+    moved = push | ((a >= 1) & free1)
     idx = np.nonzero(moved)[0]
     if idx.size:
         flat[idx, cur[idx]] = fixed_flat[idx, cur[idx]]
@@ -184,7 +187,7 @@ def apply_actions(room_state: np.ndarray, room_fixed: np.ndarray, player_pos: np
     if pidx.size:
         b = beyond[pidx]
         flat[pidx, b] = np.where(fixed_flat[pidx, b] == TARGET, BOX_ON_TARGET, BOX).astype(np.uint8)
-    return moved, push
+    return moved, push, cur, nxt, beyond
 
 
 class SokobanBatch:
@@ -210,7 +213,10 @@ class SokobanBatch:
         self.num_boxes = np.zeros(num_envs, np.int64)
         self.boxes_on_target = np.zeros(num_envs, np.int64)
         self.num_env_steps = np.zeros(num_envs, np.int64)
+        self.uncovered = np.zeros(num_envs, np.int64)  # targets without a box (incl. under player)
         self.loaded = np.zeros(num_envs, bool)
+        # flat cells touched by the last step: (cur, nxt, beyond) and masks (moved, pushed)
+        self.last_cells = None
 
     def load(self, idx, room_fixed: np.ndarray, room_state: np.ndarray) -> None:
         """Start new episodes in rooms ``idx`` from levels ``(k, H, W)`` (counters as gym's reset)."""
@@ -222,6 +228,8 @@ class SokobanBatch:
         flat = (room_state.reshape(len(idx), -1) == PLAYER).argmax(axis=1)
         self.player_pos[idx, 0], self.player_pos[idx, 1] = np.divmod(flat, self.dim_room[1])
         self.num_boxes[idx] = (room_fixed == TARGET).reshape(len(idx), -1).sum(axis=1)
+        uncovered = (room_state == TARGET) | ((room_fixed == TARGET) & (room_state == PLAYER))
+        self.uncovered[idx] = uncovered.reshape(len(idx), -1).sum(axis=1)
         self.boxes_on_target[idx] = 0
         self.num_env_steps[idx] = 0
         self.loaded[idx] = True
@@ -234,9 +242,18 @@ class SokobanBatch:
         if a.shape[0] != self.num_envs:
             raise ValueError(f"expected {self.num_envs} actions, got {a.shape[0]}")
         self.num_env_steps += 1
-        moved, pushed = apply_actions(self.room_state, self.room_fixed, self.player_pos, a)
-        count = boxes_on_target_count(self.room_state, self.room_fixed, self.num_boxes)
-        solved = all_boxes_on_target(self.room_state, self.room_fixed)
+        moved, pushed, cur, nxt, beyond = _apply_actions(self.room_state, self.room_fixed,
+                                                         self.player_pos, a)
+        self.last_cells = (moved, pushed, cur, nxt, beyond)
+        pidx = np.nonzero(pushed)[0]
+        if pidx.size:
+            # A push uncovers the target the box left (the player now stands there) and covers the
+            # target it lands on; player moves alone never change the count.
+            fixed_flat = self.room_fixed.reshape(self.num_envs, -1)
+            self.uncovered[pidx] += (fixed_flat[pidx, nxt[pidx]] == TARGET).astype(np.int64) \
+                - (fixed_flat[pidx, beyond[pidx]] == TARGET)
+        count = self.num_boxes - self.uncovered
+        solved = self.uncovered == 0
         reward = np.full(self.num_envs, STEP_PENALTY, np.float64)
         reward += np.where(count > self.boxes_on_target, REWARD_BOX_ON_TARGET, 0.0)
         reward += np.where(count < self.boxes_on_target, PENALTY_BOX_OFF_TARGET, 0.0)

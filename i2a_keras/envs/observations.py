@@ -205,6 +205,40 @@ def observation_shape(dim_room: tuple[int, int], kind: str) -> tuple[int, int, i
     raise ValueError(f"observation must be one of {OBSERVATIONS}, got {kind!r}")
 
 
+class ObservationBuffer:
+    """Batch observations kept up to date cell by cell (a step changes at most 3 cells per room).
+
+    ``set_rooms(idx, rooms)`` re-encodes whole rooms; ``update_cells(env, cell, codes)`` re-encodes
+    single tiles (``cell`` flat index ``r * W + c``); ``get()`` returns a copy of the batch.
+    """
+
+    def __init__(self, kind: str, num_envs: int, dim_room: tuple[int, int]):
+        self.kind, self.dim_room = kind, tuple(dim_room)
+        self.buf = np.zeros((num_envs, *observation_shape(dim_room, kind)), np.uint8)
+        if kind == "one_hot":
+            self._table = np.eye(NUM_TILE_TYPES, dtype=np.uint8)
+        elif kind == "tiny_rgb":
+            self._table = TINY_COLORS
+        else:
+            self._table = sprites8()
+            self._offs = np.arange(TILE_PIXELS)
+
+    def set_rooms(self, idx, rooms) -> None:
+        self.buf[idx] = rooms_to_observation(rooms, self.kind)
+
+    def update_cells(self, env, cell, codes) -> None:
+        r, c = np.divmod(cell, self.dim_room[1])
+        if self.kind != "rgb":
+            self.buf[env, r, c] = self._table[codes]
+        else:
+            rr = (r[:, None] * TILE_PIXELS + self._offs)[:, :, None]
+            cc = (c[:, None] * TILE_PIXELS + self._offs)[:, None, :]
+            self.buf[env[:, None, None], rr, cc] = self._table[codes]
+
+    def get(self) -> np.ndarray:
+        return self.buf.copy()
+
+
 def one_hot_to_rooms(obs) -> np.ndarray:
     """Inverse of :func:`one_hot`: ``(..., H, W, 7)`` (any dtype, argmax) -> ``uint8 (..., H, W)``."""
     obs = np.asarray(obs)

@@ -32,7 +32,8 @@ from gymnasium.vector.utils import batch_space
 
 from .core import SokobanBatch, action_names, num_actions, state_to_rooms, validate_levels
 from .levels import LevelSource, make_level_source
-from .observations import (OBSERVATIONS, observation_shape, render_rgb, rooms_to_observation)
+from .observations import (OBSERVATIONS, ObservationBuffer, observation_shape, render_rgb,
+                           rooms_to_observation)
 
 AUTORESET_MODES = ("same_step", "next_step")
 _AUTORESET = {"same_step": AutoresetMode.SAME_STEP, "next_step": AutoresetMode.NEXT_STEP}
@@ -247,6 +248,7 @@ class SokobanVectorEnv(VectorEnv):
         self._returns = np.zeros(self.num_envs, np.float64)
         self._lengths = np.zeros(self.num_envs, np.int64)
         self._needs_reset = np.zeros(self.num_envs, bool)
+        self._obs_buf = ObservationBuffer(cfg.observation, self.num_envs, cfg.dim_room)
         self._seeded = False
 
     def get_action_meanings(self) -> tuple[str, ...]:
@@ -256,16 +258,28 @@ class SokobanVectorEnv(VectorEnv):
         """Current rooms, ``uint8 (N, H, W)`` codes 0-6."""
         return self._batch.rooms()
 
-    def _obs(self, idx=None) -> np.ndarray:
-        rooms = self._batch.rooms() if idx is None else \
-            state_to_rooms(self._batch.room_state[idx], self._batch.room_fixed[idx])
-        return rooms_to_observation(rooms, self.config.observation)
-
-    def _load(self, idx: np.ndarray) -> None:
-        f, s = self.level_source.sample(len(idx))
+    def _load(self, idx: np.ndarray, levels=None) -> None:
+        f, s = self.level_source.sample(len(idx)) if levels is None else levels
         self._batch.load(idx, f, s)
         self._returns[idx] = 0.0
         self._lengths[idx] = 0
+        self._obs_buf.set_rooms(idx, state_to_rooms(self._batch.room_state[idx],
+                                                    self._batch.room_fixed[idx]))
+
+    def _update_obs_after_step(self) -> None:
+        moved, pushed, cur, nxt, beyond = self._batch.last_cells
+        env = np.nonzero(moved)[0]
+        if env.size == 0:
+            return
+        push = pushed[env]
+        cells = [cur[env], nxt[env], beyond[env][push]]
+        envs = np.concatenate([env, env, env[push]])
+        cells = np.concatenate(cells)
+        n, h, w = self._batch.room_state.shape
+        st = self._batch.room_state.reshape(n, h * w)[envs, cells]
+        fx = self._batch.room_fixed.reshape(n, h * w)[envs, cells]
+        codes = np.where((st == 5) & (fx == 2), 6, st)
+        self._obs_buf.update_cells(envs, cells, codes)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None and not isinstance(seed, (int, np.integer)):
@@ -282,14 +296,12 @@ class SokobanVectorEnv(VectorEnv):
             f, s = level
             if len(f) not in (1, self.num_envs):
                 raise ValueError(f"options['level'] must hold 1 or num_envs={self.num_envs} levels")
-            self._batch.load(idx, np.broadcast_to(f, (self.num_envs, *f.shape[1:])),
-                             np.broadcast_to(s, (self.num_envs, *s.shape[1:])))
-            self._returns[:] = 0.0
-            self._lengths[:] = 0
+            self._load(idx, (np.broadcast_to(f, (self.num_envs, *f.shape[1:])),
+                             np.broadcast_to(s, (self.num_envs, *s.shape[1:]))))
         else:
             self._load(idx)
         self._needs_reset[:] = False
-        return self._obs(), {"solved": np.zeros(self.num_envs, bool)}
+        return self._obs_buf.get(), {"solved": np.zeros(self.num_envs, bool)}
 
     def step(self, actions):
         actions = np.asarray(actions)
@@ -297,6 +309,7 @@ class SokobanVectorEnv(VectorEnv):
             raise ValueError(f"actions must have shape ({self.num_envs},), got {actions.shape}")
         pending = np.nonzero(self._needs_reset)[0]
         reward, solved, truncated, moved, pushed = self._batch.step(actions)
+        self._update_obs_after_step()
         info: dict[str, Any] = {"solved": solved}
         if pending.size:  # NEXT_STEP: these envs ignore the action and start a new episode.
             self._load(pending)
@@ -318,7 +331,7 @@ class SokobanVectorEnv(VectorEnv):
             info["_episode"] = mask
             if self.autoreset_mode == AutoresetMode.SAME_STEP:
                 final = np.zeros((self.num_envs, *self.single_observation_space.shape), np.uint8)
-                final[done] = self._obs(done)
+                final[done] = self._obs_buf.buf[done]
                 info["final_obs"] = final
                 info["_final_obs"] = mask
                 info["final_info"] = {"solved": solved & mask, "_solved": mask}
@@ -326,7 +339,7 @@ class SokobanVectorEnv(VectorEnv):
                 self._load(done)
             else:
                 self._needs_reset[done] = True
-        return self._obs(), reward, terminated, truncated, info
+        return self._obs_buf.get(), reward, terminated, truncated, info
 
     def render(self):
         if self.render_mode == "rgb_array":
