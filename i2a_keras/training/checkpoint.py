@@ -77,6 +77,7 @@ def load_checkpoint(path, compile: bool = True):
         raise FileNotFoundError(f"no checkpoint at {path!r}")
     # Importing the models package registers every serializable agent class.
     import i2a_keras.models  # noqa: F401
+    import i2a_keras.models.i2a  # noqa: F401  (I2A classes are registered lazily otherwise)
     model = keras.saving.load_model(path, safe_mode=True, compile=compile)
     state, arrays = read_training_state(path)
     return model, state, arrays
