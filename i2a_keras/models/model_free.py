@@ -8,8 +8,10 @@ FC layers) is the model-free path of the I2A (Sec. 3.2), so it is exposed as
 Sizes:
 - pixel inputs (e.g. the paper's 80x80 RGB): DQN-style strided convs 8x8/4, 4x4/2, 3x3/1 with
   32/64/64 channels and FC 512 (``standard``); ``large`` adds a 4th conv layer and widens.
-- grid inputs (10x10 or 7x7 one-hot, 1 pixel per tile): 3x3 convs with stride 1 ("same"
-  padding, so each layer widens the receptive field by one tile) and a smaller FC.
+- grid inputs (10x10 or 7x7 one-hot, 1 pixel per tile): 3x3 convs, "same" padding, the first
+  with stride 1 (tile resolution) and the second with stride 2 (halves the cost; measured on the
+  2-core CPU: ~2x faster than two stride-1 layers), 32 channels, FC 256; ``large``: 32/64/64
+  channels (strides 1/2/1), FC 512.
 """
 from __future__ import annotations
 
@@ -69,8 +71,8 @@ def default_model_free_config(observation_shape: Sequence[int], config: ModelFre
     else:
         filters = (32, 64, 64) if large else (32, 32)
         kernels = (3,) * len(filters)
-        strides = (1,) * len(filters)
-        fc = 512 if large else 128
+        strides = (1, 2, 1) if large else (1, 2)
+        fc = 512 if large else 256
     conv_filters = config.conv_filters or filters
     n = len(conv_filters)
     # Custom depths without explicit kernels/strides: 3x3 stride 1 beyond the default depth.

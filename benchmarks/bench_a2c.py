@@ -1,0 +1,95 @@
+"""A2C training throughput (env frames/s) on the batched Sokoban env, measured side by side.
+
+Reports, in one run on the same machine: (1) the vector env alone with random actions, (2) the
+rollout (env + one ``tf.function`` policy call per step + numpy action sampling), (3) full A2C
+training (rollout + ``tf.function`` update). Goal (issue 3): >= 5k frames/s for training on
+10x10 one-hot Sokoban on the 2-core CPU machine.
+
+    python benchmarks/bench_a2c.py                        # 10x10, 4 boxes, one-hot, 5 actions
+    python benchmarks/bench_a2c.py --dim 7 --boxes 2 --num-envs 32 --seconds 10
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+
+def _timed(fn, frames_per_call, seconds, warmup=3):
+    for _ in range(warmup):
+        fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return n * frames_per_call / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dim", type=int, default=10)
+    p.add_argument("--boxes", type=int, default=4)
+    p.add_argument("--observation", default="one_hot")
+    p.add_argument("--action-set", default="compact")
+    p.add_argument("--num-envs", type=int, default=64)
+    p.add_argument("--num-steps", type=int, default=5)
+    p.add_argument("--agent", default="model-free")
+    p.add_argument("--seconds", type=float, default=8.0)
+    p.add_argument("--threads", type=int, default=0, help="TF intra/inter-op threads (0 = default)")
+    args = p.parse_args(argv)
+
+    import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    from i2a_keras.algos.a2c import A2CConfig, A2CLearner, RolloutRunner, make_optimizer
+    from i2a_keras.models import build_agent
+    from i2a_keras.training.actor_critic import make_env
+    from i2a_keras.training.config import EnvConfig
+
+    env_cfg = EnvConfig(dim_room=(args.dim, args.dim), num_boxes=args.boxes, max_steps=120 if args.dim >= 10 else 50,
+                        observation=args.observation, action_set=args.action_set)
+    cfg = A2CConfig(num_envs=args.num_envs, num_steps=args.num_steps)
+    env = make_env(env_cfg, cfg.num_envs, "train", 0)
+    obs_shape = env.single_observation_space.shape
+    n_actions = env.single_action_space.n
+    agent = build_agent(args.agent, obs_shape, n_actions)
+    opt = make_optimizer(cfg)
+    agent.compile(optimizer=opt)
+    learner = A2CLearner(agent, opt, cfg, obs_shape)
+    runner = RolloutRunner(env, learner, cfg.num_steps, np.random.default_rng(0))
+    runner.reset(seed=0)
+    rng = np.random.default_rng(1)
+
+    def env_only():
+        env.step(rng.integers(0, n_actions, cfg.num_envs))
+
+    def rollout_only():
+        runner.collect()
+
+    def train():
+        learner.update(runner.collect())
+
+    print(f"device: {'GPU' if tf.config.list_physical_devices('GPU') else 'CPU'}, "
+          f"os.cpu_count()={os.cpu_count()}, load avg {os.getloadavg()[0]:.2f}")
+    print(f"setting: {args.dim}x{args.dim}, {args.boxes} boxes, {args.observation} {obs_shape}, "
+          f"{n_actions} actions, agent {args.agent} ({agent.count_params():,} params), "
+          f"{cfg.num_envs} envs x {cfg.num_steps} steps")
+    env_fps = _timed(env_only, cfg.num_envs, args.seconds / 2)
+    roll_fps = _timed(rollout_only, cfg.num_envs * cfg.num_steps, args.seconds / 2)
+    train_fps = _timed(train, cfg.num_envs * cfg.num_steps, args.seconds)
+    print(f"env only (random actions): {env_fps:10.0f} frames/s")
+    print(f"rollout (env + policy):    {roll_fps:10.0f} frames/s  ({roll_fps / env_fps:.2f}x env)")
+    print(f"A2C training:              {train_fps:10.0f} frames/s  ({train_fps / env_fps:.2f}x env, "
+          f"goal 5000: {'met' if train_fps >= 5000 else 'NOT met'})")
+    return {"env": env_fps, "rollout": roll_fps, "train": train_fps}
+
+
+if __name__ == "__main__":
+    main()

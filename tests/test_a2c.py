@@ -1,0 +1,168 @@
+"""A2C loss, n-step returns, learner and rollout runner (Sec. 3.3) on hand-computed examples."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from i2a_keras.algos.a2c import (A2CConfig, A2CLearner, Rollout, RolloutRunner, a2c_loss,
+                                 make_optimizer, nstep_returns, sample_actions)
+from i2a_keras.models import ModelFreeConfig, build_agent
+
+GAMMA = 0.9
+
+
+def test_nstep_returns_bootstrap_without_episode_end():
+    rewards = np.array([[1.0], [2.0], [3.0]])
+    false = np.zeros((3, 1), bool)
+    out = np.asarray(nstep_returns(rewards, np.array([10.0]), false, false, np.zeros((3, 1)), GAMMA))
+    r2 = 3 + GAMMA * 10
+    r1 = 2 + GAMMA * r2
+    r0 = 1 + GAMMA * r1
+    np.testing.assert_allclose(out[:, 0], [r0, r1, r2], rtol=1e-6)
+
+
+def test_nstep_returns_termination_stops_bootstrap():
+    rewards = np.array([[1.0], [2.0], [3.0]])
+    terminated = np.array([[False], [True], [False]])
+    truncated = np.zeros((3, 1), bool)
+    out = np.asarray(nstep_returns(rewards, np.array([10.0]), terminated, truncated,
+                                   np.full((3, 1), 99.0), GAMMA))
+    # step 1 ends the episode: R_1 = r_1 (no bootstrap; the truncation value must be ignored).
+    np.testing.assert_allclose(out[:, 0], [1 + GAMMA * 2, 2, 3 + GAMMA * 10], rtol=1e-6)
+
+
+def test_nstep_returns_truncation_bootstraps_from_final_obs_value():
+    rewards = np.array([[1.0], [2.0], [3.0]])
+    terminated = np.zeros((3, 1), bool)
+    truncated = np.array([[False], [True], [False]])
+    trunc_values = np.array([[0.0], [5.0], [0.0]])
+    out = np.asarray(nstep_returns(rewards, np.array([10.0]), terminated, truncated,
+                                   trunc_values, GAMMA))
+    r1 = 2 + GAMMA * 5.0  # V(final_obs), not the next episode's return
+    np.testing.assert_allclose(out[:, 0], [1 + GAMMA * r1, r1, 3 + GAMMA * 10], rtol=1e-6)
+
+
+def test_nstep_returns_terminated_and_truncated_counts_as_terminated():
+    out = np.asarray(nstep_returns(np.array([[1.0]]), np.array([10.0]), np.array([[True]]),
+                                   np.array([[True]]), np.array([[5.0]]), GAMMA))
+    np.testing.assert_allclose(out, [[1.0]])
+
+
+def test_nstep_returns_batched_envs_are_independent():
+    rewards = np.array([[1.0, 0.0], [0.0, 1.0]])
+    terminated = np.array([[True, False], [False, False]])
+    truncated = np.array([[False, False], [False, True]])
+    trunc_values = np.array([[0.0, 0.0], [0.0, 2.0]])
+    out = np.asarray(nstep_returns(rewards, np.array([4.0, 8.0]), terminated, truncated,
+                                   trunc_values, GAMMA))
+    np.testing.assert_allclose(out, [[1.0, GAMMA * (1 + GAMMA * 2)], [GAMMA * 4, 1 + GAMMA * 2]],
+                               rtol=1e-6)
+
+
+def test_a2c_loss_hand_computed():
+    logits = np.array([[0.0, np.log(3.0)], [0.0, 0.0]], np.float32)  # probs (.25,.75), (.5,.5)
+    values = np.array([1.0, -1.0], np.float32)
+    returns = np.array([3.0, -2.0], np.float32)
+    actions = np.array([1, 0])
+    total, m = a2c_loss({"logits": logits, "value": values}, actions, returns,
+                        entropy_coef=0.1, value_coef=0.5)
+    adv = returns - values  # (2, -1)
+    policy = -np.mean([np.log(0.75) * adv[0], np.log(0.5) * adv[1]])
+    value = np.mean(0.5 * adv ** 2)
+    ent = np.mean([-(0.25 * np.log(0.25) + 0.75 * np.log(0.75)), np.log(2.0)])
+    np.testing.assert_allclose(float(m["policy"]), policy, rtol=1e-5)
+    np.testing.assert_allclose(float(m["value"]), value, rtol=1e-5)
+    np.testing.assert_allclose(float(m["entropy"]), ent, rtol=1e-5)
+    np.testing.assert_allclose(float(total), policy + 0.5 * value - 0.1 * ent, rtol=1e-5)
+
+
+def test_a2c_loss_adds_aux_loss_and_stops_advantage_gradient():
+    logits = tf.Variable([[0.3, -0.2, 0.1]])
+    values = tf.Variable([0.5])
+    with tf.GradientTape() as tape:
+        total, m = a2c_loss({"logits": logits, "value": values, "aux_loss": tf.constant(2.0)},
+                            np.array([2]), np.array([1.5]), entropy_coef=0.0, value_coef=0.0)
+    assert float(m["aux"]) == 2.0
+    base, _ = a2c_loss({"logits": logits, "value": values}, np.array([2]), np.array([1.5]),
+                       entropy_coef=0.0, value_coef=0.0)
+    np.testing.assert_allclose(float(total) - float(base), 2.0, rtol=1e-6)
+    g_logits, g_values = tape.gradient(total, [logits, values])
+    assert g_values is None or float(tf.reduce_sum(tf.abs(g_values))) == 0.0  # advantage is constant
+    assert float(tf.reduce_sum(tf.abs(g_logits))) > 0
+
+
+def test_sample_actions_matches_softmax_distribution():
+    rng = np.random.default_rng(0)
+    logits = np.tile(np.log(np.array([[0.1, 0.2, 0.7]], np.float32)), (20000, 1))
+    counts = np.bincount(sample_actions(logits, rng), minlength=3) / 20000
+    np.testing.assert_allclose(counts, [0.1, 0.2, 0.7], atol=0.015)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="gamma"):
+        A2CConfig(gamma=1.5)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        A2CConfig(lr_schedule="cosine")
+
+
+def _learner(num_steps=4, obs_shape=(5, 5, 7), lr=3e-3):
+    cfg = A2CConfig(num_envs=3, num_steps=num_steps, learning_rate=lr, entropy_coef=0.0)
+    agent = build_agent("model-free", obs_shape, 5, ModelFreeConfig(conv_filters=(8,), fc_units=16))
+    opt = make_optimizer(cfg)
+    agent.compile(optimizer=opt)
+    return A2CLearner(agent, opt, cfg, obs_shape), cfg
+
+
+def test_training_lowers_loss_on_fixed_batch():
+    tf.keras.utils.set_random_seed(0)
+    learner, cfg = _learner()
+    rng = np.random.default_rng(0)
+    T, N = cfg.num_steps, cfg.num_envs
+    obs = rng.integers(0, 2, (T, N, 5, 5, 7)).astype(np.uint8)
+    rollout = Rollout(obs=obs, last_obs=obs[0], actions=rng.integers(0, 5, (T, N)).astype(np.int32),
+                      rewards=rng.normal(size=(T, N)).astype(np.float32),
+                      terminated=np.zeros((T, N), bool), truncated=np.zeros((T, N), bool),
+                      truncation_values=np.zeros((T, N), np.float32))
+    rollout.terminated[-1] = True  # fixed targets (no bootstrap from the moving value estimate)
+    first = learner.update(rollout)
+    for _ in range(300):
+        last = learner.update(rollout)
+    assert last["value"] < 0.2 * first["value"]
+    assert last["total"] < first["total"]
+
+
+class FakeVecEnv:
+    """Deterministic SAME_STEP vector env: obs encodes the step; env i truncates every 3 steps."""
+
+    def __init__(self, num_envs=2, shape=(5, 5, 7)):
+        self.num_envs, self.shape, self.t = num_envs, shape, 0
+
+    def _obs(self, value):
+        return np.full((self.num_envs,) + self.shape, value, np.uint8)
+
+    def reset(self, seed=None):
+        self.t = 0
+        return self._obs(0), {}
+
+    def step(self, actions):
+        self.t += 1
+        truncated = np.array([self.t % 3 == 0, False])
+        terminated = np.array([False, self.t == 2])
+        info = {"solved": terminated.copy()}
+        if (truncated | terminated).any():
+            info["final_obs"] = self._obs(1)
+        return self._obs(self.t % 2), np.ones(self.num_envs, np.float32), terminated, truncated, info
+
+
+def test_runner_records_truncation_values_and_episodes():
+    learner, _ = _learner(num_steps=4)
+    runner = RolloutRunner(FakeVecEnv(), learner, 4, np.random.default_rng(0))
+    runner.reset()
+    rollout = runner.collect()
+    np.testing.assert_array_equal(rollout.truncated[:, 0], [False, False, True, False])
+    np.testing.assert_array_equal(rollout.terminated[:, 1], [False, True, False, False])
+    expected = float(learner.value(np.ones((1, 5, 5, 7), np.uint8)).numpy()[0])
+    np.testing.assert_allclose(rollout.truncation_values[2, 0], expected, rtol=1e-5)
+    assert rollout.truncation_values[1, 1] == 0.0  # terminated: no bootstrap value needed
+    episodes = runner.pop_episodes()
+    assert sorted((e["length"], e["solved"]) for e in episodes) == [(2, True), (3, False)]
+    assert rollout.obs.shape == (4, 2, 5, 5, 7) and rollout.last_obs.shape == (2, 5, 5, 7)

@@ -1,0 +1,77 @@
+"""Standard model-free agent (Sec. 3.3) and the agent registry."""
+import numpy as np
+import pytest
+
+import keras
+from i2a_keras.models import ModelFreeAgent, ModelFreeConfig, agent_names, build_agent, register_agent
+from i2a_keras.models.model_free import default_model_free_config
+
+
+@pytest.mark.parametrize("shape,actions", [((10, 10, 7), 5), ((7, 7, 7), 9), ((80, 80, 3), 9)])
+def test_outputs_follow_agent_contract(shape, actions):
+    agent = build_agent("model-free", shape, actions)
+    obs = np.random.default_rng(0).integers(0, 2 if shape[-1] == 7 else 256, (3,) + shape).astype(np.uint8)
+    out = agent(obs)
+    assert set(out) == {"logits", "value"}
+    assert tuple(out["logits"].shape) == (3, actions) and tuple(out["value"].shape) == (3,)
+    assert out["logits"].dtype == "float32" and out["value"].dtype == "float32"
+    assert np.all(np.isfinite(out["logits"]))
+
+
+def test_default_architectures():
+    grid = default_model_free_config((10, 10, 7))
+    assert grid.kernel_sizes == (3, 3) and grid.obs_scale == 1.0
+    pixels = default_model_free_config((80, 80, 3))
+    assert pixels.kernel_sizes == (8, 4, 3) and pixels.strides == (4, 2, 1)
+    assert pixels.obs_scale == pytest.approx(1 / 255)
+    large = default_model_free_config((80, 80, 3), ModelFreeConfig(size="large"))
+    assert len(large.conv_filters) == 4 and large.fc_units == 512
+    big = build_agent("model-free-large", (10, 10, 7), 5)
+    small = build_agent("model-free", (10, 10, 7), 5)
+    assert big.count_params() > small.count_params()
+
+
+def test_rgb_input_is_scaled():
+    agent = build_agent("model-free", (80, 80, 3), 5)
+    x = agent.features(np.full((1, 80, 80, 3), 255, np.uint8))
+    y = np.ones((1, 80, 80, 3), np.float32)  # what the first conv must see for white pixels
+    for conv in agent.convs:
+        y = conv(y)
+    y = agent.fc(agent.flatten(y))
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-5, atol=1e-6)
+
+
+def test_keras_safe_mode_round_trip(tmp_path):
+    agent = build_agent("model-free", (7, 7, 7), 5, ModelFreeConfig(conv_filters=(8, 8), fc_units=16))
+    path = str(tmp_path / "agent.keras")
+    agent.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert isinstance(loaded, ModelFreeAgent)
+    assert loaded.get_config()["conv_filters"] == [8, 8]
+    obs = np.random.default_rng(1).integers(0, 2, (4, 7, 7, 7)).astype(np.uint8)
+    for key in ("logits", "value"):
+        np.testing.assert_allclose(np.asarray(loaded(obs)[key]), np.asarray(agent(obs)[key]), rtol=1e-6)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(ValueError, match="size"):
+        ModelFreeConfig(size="huge")
+    with pytest.raises(ValueError, match="same length"):
+        default_model_free_config((7, 7, 7), ModelFreeConfig(conv_filters=(8, 8), kernel_sizes=(3,)))
+    with pytest.raises(ValueError, match="observation_shape"):
+        build_agent("model-free", (7, 7), 5)
+    with pytest.raises(ValueError, match="unknown agent"):
+        build_agent("no-such-agent", (7, 7, 7), 5)
+
+
+def test_registry_accepts_new_agents():
+    name = "test-only-model-free"
+
+    @register_agent(name, ModelFreeConfig)
+    def _builder(shape, n, config):
+        return ModelFreeAgent.from_arch(shape, n, config)
+
+    assert name in agent_names() and {"model-free", "i2a"} <= set(agent_names())
+    assert build_agent(name, (5, 5, 7), 3)(np.zeros((1, 5, 5, 7), np.uint8))["logits"].shape == (1, 3)
+    with pytest.raises(ValueError, match="already registered"):
+        register_agent(name)(lambda *a: None)

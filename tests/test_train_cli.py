@@ -1,0 +1,139 @@
+"""Training CLI (``python -m i2a_keras.train``), run directories, checkpoints and resume."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import keras
+from i2a_keras import train
+from i2a_keras.algos.a2c import A2CConfig, make_optimizer
+from i2a_keras.models import ModelFreeConfig, build_agent
+from i2a_keras.training.checkpoint import (load_checkpoint, numpy_rng_state, restore_numpy_rng,
+                                           save_checkpoint)
+from i2a_keras.training.run_dir import read_jsonl
+
+TINY = ["--preset", "tiny", "--set", "run.log_interval_frames=600"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    run_dir = str(tmp_path_factory.mktemp("runs") / "tiny")
+    summary = train.main(TINY + ["--run-dir", run_dir])
+    return run_dir, summary
+
+
+def test_tiny_preset_end_to_end(tiny_run):
+    run_dir, summary = tiny_run
+    assert summary["frames"] == 2000
+    for name in ("config.json", "checkpoints/latest.keras", "checkpoints/final.keras", "eval.json",
+                 "episode.gif", "learning_curve.png", "summary.json"):
+        assert os.path.isfile(os.path.join(run_dir, name)), name
+    assert any(f.startswith("events") for f in os.listdir(os.path.join(run_dir, "tb")))
+    rows = read_jsonl(os.path.join(run_dir, "metrics.jsonl"))
+    assert [r["frames"] for r in rows] == [600, 1200, 1800, 2000]
+    for key in ("charts/episodic_return", "charts/episodic_length", "charts/solve_rate",
+                "charts/SPS", "losses/policy", "losses/value", "losses/entropy"):
+        assert key in rows[0], key
+    result = json.load(open(os.path.join(run_dir, "eval.json")))
+    assert result["num_levels"] == 8 and 0.0 <= result["solve_rate"] <= 1.0
+    with open(os.path.join(run_dir, "config.json")) as fh:
+        assert json.load(fh)["env"]["dim_room"] == [5, 5]
+
+
+def test_resume_reproduces_uninterrupted_run(tiny_run, tmp_path):
+    straight_dir, _ = tiny_run
+    run_dir = str(tmp_path / "resumed")
+    train.main(TINY + ["--run-dir", run_dir, "--total-frames", "1000"])  # "killed" at 1000 frames
+    with pytest.raises(FileExistsError, match="--resume"):
+        train.main(TINY + ["--run-dir", run_dir])
+    train.main(["--resume", run_dir, "--total-frames", "2000"])
+
+    def rows(d):
+        return [{k: v for k, v in r.items() if k != "charts/SPS"}
+                for r in read_jsonl(os.path.join(d, "metrics.jsonl"))]
+
+    assert rows(run_dir) == rows(straight_dir)
+    a, sa, _ = load_checkpoint(os.path.join(straight_dir, "checkpoints", "latest.keras"))
+    b, sb, _ = load_checkpoint(os.path.join(run_dir, "checkpoints", "latest.keras"))
+    assert sa["frames"] == sb["frames"] == 2000 and sa["updates"] == sb["updates"]
+    for x, y in zip(a.get_weights() + [v.numpy() for v in a.optimizer.variables],
+                    b.get_weights() + [v.numpy() for v in b.optimizer.variables]):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_checkpoint_round_trip_model_optimizer_counters(tmp_path):
+    import tensorflow as tf
+
+    agent = build_agent("model-free", (5, 5, 7), 5, ModelFreeConfig(conv_filters=(8,), fc_units=16))
+    opt = make_optimizer(A2CConfig())
+    agent.compile(optimizer=opt)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(agent(np.ones((2, 5, 5, 7), np.uint8))["value"] ** 2)
+    opt.apply(tape.gradient(loss, agent.trainable_variables), agent.trainable_variables)
+    rng = np.random.default_rng(7)
+    rng.random(3)
+    path = str(tmp_path / "ckpt" / "latest.keras")
+    save_checkpoint(path, agent, {"frames": 1234, "rng": numpy_rng_state(rng)}, {"a": np.arange(4)})
+    assert os.listdir(tmp_path / "ckpt") == ["latest.keras"]  # no temp file left behind
+    model, state, arrays = load_checkpoint(path)
+    assert state["frames"] == 1234 and list(arrays["a"]) == [0, 1, 2, 3]
+    assert int(model.optimizer.iterations.numpy()) == 1
+    for x, y in zip(model.optimizer.variables, opt.variables):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+    assert restore_numpy_rng(state["rng"]).random() == rng.random()
+    # The .keras file is a plain Keras archive: safe-mode loading works without our helper.
+    plain = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_array_equal(plain.get_weights()[0], agent.get_weights()[0])
+
+    def broken_save(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    agent.save = broken_save
+    with pytest.raises(RuntimeError):
+        save_checkpoint(path, agent, {"frames": 9999})
+    assert load_checkpoint(path)[1]["frames"] == 1234  # the previous checkpoint survives
+    assert os.listdir(tmp_path / "ckpt") == ["latest.keras"]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--preset", "huge"], "unknown preset"),
+    (["--set", "a2c.lr=1"], "unknown config key 'a2c.lr'"),
+    (["--set", "env.num_boxes=two"], "env.num_boxes"),
+    (["--set", "run.progress=maybe"], "run.progress"),
+    (["--set", "env.max_steps"], "key=value"),
+    (["--num-envs", "x"], "--num-envs"),
+    (["nonsense"], "unknown subcommand"),
+])
+def test_bad_arguments_exit_with_usage_error(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        train.main(argv + ["--run-dir", str(tmp_path / "x")])
+    assert exc.value.code not in (0, None)
+    captured = capsys.readouterr()
+    assert message in captured.err + str(exc.value.code)
+
+
+def test_missing_subcommand_module_is_a_clear_not_implemented(monkeypatch):
+    monkeypatch.setitem(train.SUBCOMMANDS, "future", ("parser", "i2a_keras.training.not_there",
+                                                      "add_arguments", "run_command", "issue 9", ""))
+    with pytest.raises(NotImplementedError, match="issue 9"):
+        train.main(["future"])
+
+
+def test_a3c_smoke(tmp_path):
+    run_dir = str(tmp_path / "a3c")
+    summary = train.main(["--preset", "tiny", "--algo", "a3c", "--run-dir", run_dir, "--total-frames",
+                          "800", "--set", "a2c.num_workers=2", "eval.gif=false", "eval.num_levels=4"])
+    assert summary["frames"] >= 800 and summary["updates"] >= 20
+    rows = read_jsonl(os.path.join(run_dir, "metrics.jsonl"))
+    assert rows and all(np.isfinite(r["losses/total"]) for r in rows)
+    assert os.path.isfile(os.path.join(run_dir, "checkpoints", "final.keras"))
+
+
+def test_evaluate_subcommand(tiny_run, capsys):
+    run_dir, _ = tiny_run
+    ckpt = os.path.join(run_dir, "checkpoints", "final.keras")
+    result = train.main(["evaluate", "--checkpoint", ckpt, "--set", "eval.num_levels=6",
+                         "eval.greedy=false"])
+    assert result["num_levels"] == 6 and result["env"]["dim_room"] == (5, 5)
+    assert os.path.isfile(os.path.join(run_dir, "checkpoints", "final.eval.json"))
