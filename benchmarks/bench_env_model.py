@@ -33,11 +33,7 @@ from i2a_keras.models import build_agent  # noqa: E402
 from i2a_keras.models.env_model import (CopyModel, EnvModel, EnvModelConfig, count_params,  # noqa: E402
                                         load_env_model)
 
-VARIANTS = {
-    "compact": {},
-    "compact_1block": dict(num_blocks=1),
-    "paper_size": EnvModelConfig.preset("paper_size").to_dict(),
-}
+VARIANTS = {name: EnvModelConfig.preset(name).to_dict() for name in ("small", "compact32", "paper_size")}
 
 
 def _timeit(fn, args, rounds):
@@ -72,9 +68,8 @@ def main(argv=None):
 
     models = {}
     for name, over in VARIANTS.items():
-        over = {k: v for k, v in over.items() if k not in ("observation", "obs_shape", "num_actions", "palette")}
-        cfg = EnvModelConfig(**{**EnvModelConfig().to_dict(), **over, "obs_shape": shape,
-                                "num_actions": args.num_actions})
+        cfg = EnvModelConfig(**{**over, "obs_shape": shape, "num_actions": args.num_actions,
+                                "branch_channels": tuple(over["branch_channels"])})
         models[name] = EnvModel.from_env_model_config(cfg)
     models["copy"] = CopyModel(obs_shape=shape, num_actions=args.num_actions)
     trained = dict(item.split("=", 1) for item in args.checkpoint)

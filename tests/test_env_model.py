@@ -1,4 +1,5 @@
 """Unit tests of the environment model (paper Sec. 3.2 / appendix), on synthetic data."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -103,12 +104,13 @@ def test_predict_next_in_tf_function_float_inputs():
 
 
 def test_loss_decreases_and_beats_copy_on_changed_cells():
+    keras.utils.set_random_seed(1)
     obs, actions, nxt = _walk_batch(256, size=5)
     model = EnvModel.from_env_model_config(EnvModelConfig.preset(
         "tiny", obs_shape=(5, 5, 7), channels=16, branch_channels=(0, 16)))
     targets = frame_classes(nxt, "one_hot")
     rewards = np.full(len(obs), 1, np.int32)
-    opt = tf.keras.optimizers.Adam(3e-3)
+    opt = keras.optimizers.Adam(1e-2)
 
     @tf.function
     def step(o, a, t, r):
@@ -118,13 +120,13 @@ def test_loss_decreases_and_beats_copy_on_changed_cells():
         return loss
 
     first = float(step(obs, actions, targets, rewards))
-    for _ in range(150):
+    for _ in range(200):
         last = float(step(obs, actions, targets, rewards))
-    assert last < 0.1 * first
+    assert last < 0.01 * first
     pred = frame_classes(np.asarray(model.predict_next(obs, actions)[0]), "one_hot")
     changed = targets != obs.argmax(-1)
     assert changed.sum() > 50
-    assert (pred[changed] == targets[changed]).mean() > 0.8  # the copy model gets 0 here
+    assert (pred[changed] == targets[changed]).mean() > 0.95  # the copy model gets 0 here
 
 
 def test_copy_model_is_exact_copy():

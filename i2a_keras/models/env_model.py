@@ -147,11 +147,12 @@ class EnvModelConfig:
     observation: str = "one_hot"
     obs_shape: tuple = (7, 7, NUM_TILE_TYPES)
     num_actions: int = 5
-    channels: int = 32
-    num_blocks: int = 2
-    branch_channels: tuple = (0, 32)
+    channels: int = 16
+    num_blocks: int = 1
+    branch_channels: tuple = (0, 16)
     large_kernel: int = 0
-    reward_hidden: int = 32
+    reward_hidden: int = 16
+    reward_kernel: int = 1
     reward_values: tuple = SOKOBAN_REWARD_VALUES
     palette: Optional[tuple] = None
     predict_reward: bool = True
@@ -159,16 +160,21 @@ class EnvModelConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "EnvModelConfig":
-        """``tiny`` (tests), ``small`` (compact CPU default, 7x7 one-hot), ``paper_size``
-        (paper-size trunk on the 7x7 one-hot grid, for the cost comparison), ``paper`` (80x80 RGB,
-        10x10 rooms; needs ``palette``)."""
+        """``tiny`` (tests), ``small`` (the compact CPU default, 7x7 one-hot: a 16-channel trunk,
+        one pool-and-inject block, 1x1 reward conv), ``compact32`` (32 channels, two blocks),
+        ``paper_size`` (the paper's 64-channel trunk with (16, 32) branches and a grid-wide large
+        kernel, on the 7x7 grid, for the cost comparison), ``paper`` (80x80 RGB, 10x10 rooms; needs
+        ``palette``)."""
         presets = {
             "tiny": dict(channels=8, num_blocks=1, branch_channels=(0, 8), reward_hidden=8),
             "small": dict(),
+            "compact32": dict(channels=32, num_blocks=2, branch_channels=(0, 32), reward_hidden=32,
+                              reward_kernel=3),
             "paper_size": dict(channels=64, num_blocks=2, branch_channels=(16, 32), large_kernel=7,
-                               reward_hidden=64),
+                               reward_hidden=64, reward_kernel=3),
             "paper": dict(observation="rgb", obs_shape=(80, 80, 3), num_actions=5, channels=64,
-                          num_blocks=2, branch_channels=(16, 32), large_kernel=10, reward_hidden=64),
+                          num_blocks=2, branch_channels=(16, 32), large_kernel=10, reward_hidden=64,
+                          reward_kernel=3),
         }
         if name not in presets:
             raise ValueError(f"unknown env-model preset {name!r}; expected one of {sorted(presets)}")
@@ -358,7 +364,7 @@ class EnvModel(_EnvModelAPI, keras.Model):
 
     def __init__(self, obs_shape=(7, 7, NUM_TILE_TYPES), num_actions=5, observation="one_hot",
                  channels=32, num_blocks=2, branch_channels=(0, 32), large_kernel=0, reward_hidden=32,
-                 reward_values=SOKOBAN_REWARD_VALUES, palette=None, predict_reward=True,
+                 reward_kernel=3, reward_values=SOKOBAN_REWARD_VALUES, palette=None, predict_reward=True,
                  reward_weight=0.1, **kwargs):
         super().__init__(**kwargs)
         self.obs_shape = _validate_obs_shape(observation, obs_shape, palette)
@@ -371,6 +377,7 @@ class EnvModel(_EnvModelAPI, keras.Model):
         if len(self.branch_channels) != 2:
             raise ValueError(f"branch_channels must be (n1, n2), got {branch_channels}")
         self.large_kernel, self.reward_hidden = int(large_kernel), int(reward_hidden)
+        self.reward_kernel = int(reward_kernel)
         self.reward_values = tuple(float(v) for v in reward_values)
         if len(self.reward_values) < 1 or sorted(self.reward_values) != list(self.reward_values):
             raise ValueError("reward_values must be a non-empty ascending sequence")
@@ -388,7 +395,7 @@ class EnvModel(_EnvModelAPI, keras.Model):
                        for i in range(self.num_blocks)]
         self.frame_head = layers.Conv2D(self.num_classes * self.patch * self.patch, 1, name="frame_head")
         if self.predict_reward:
-            self.reward_conv = layers.Conv2D(self.reward_hidden, 3, padding="same", activation="relu",
+            self.reward_conv = layers.Conv2D(self.reward_hidden, self.reward_kernel, padding="same", activation="relu",
                                              name="reward_conv")
             self.reward_head = layers.Dense(len(self.reward_values), name="reward_head")
         self.build()  # weights exist right away (so a frozen copy inside I2A can load its weights)
@@ -439,7 +446,8 @@ class EnvModel(_EnvModelAPI, keras.Model):
         return {**super().get_config(), "obs_shape": list(self.obs_shape), "num_actions": self.num_actions,
                 "observation": self.observation, "channels": self.channels, "num_blocks": self.num_blocks,
                 "branch_channels": list(self.branch_channels), "large_kernel": self.large_kernel,
-                "reward_hidden": self.reward_hidden, "reward_values": list(self.reward_values),
+                "reward_hidden": self.reward_hidden, "reward_kernel": self.reward_kernel,
+                "reward_values": list(self.reward_values),
                 "palette": None if self.palette is None else [list(c) for c in self.palette],
                 "predict_reward": self.predict_reward, "reward_weight": self.reward_weight}
 
@@ -452,7 +460,7 @@ class EnvModel(_EnvModelAPI, keras.Model):
         """Build from an :class:`EnvModelConfig`."""
         return cls(obs_shape=cfg.obs_shape, num_actions=cfg.num_actions, observation=cfg.observation,
                    channels=cfg.channels, num_blocks=cfg.num_blocks, branch_channels=cfg.branch_channels,
-                   large_kernel=cfg.large_kernel, reward_hidden=cfg.reward_hidden,
+                   large_kernel=cfg.large_kernel, reward_hidden=cfg.reward_hidden, reward_kernel=cfg.reward_kernel,
                    reward_values=cfg.reward_values, palette=cfg.palette,
                    predict_reward=cfg.predict_reward, reward_weight=cfg.reward_weight, **kwargs)
 
