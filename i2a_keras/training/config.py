@@ -76,13 +76,15 @@ class RunConfig:
 class EvalConfig:
     """Held-out evaluation: % of ``num_levels`` unseen levels solved within ``env.max_steps``.
 
-    ``greedy=True`` takes the arg-max action (deterministic); ``False`` samples from the policy.
+    ``greedy=False`` (default) samples actions from the policy, as the agent acts in training
+    (seeded, so reproducible); ``greedy=True`` takes the arg-max action, which can loop forever
+    in Sokoban (measured on the tiny preset: 31% greedy vs ~70% sampled after 40k frames).
     ``interval_frames`` > 0 also evaluates during training; the final evaluation always runs.
     """
 
     num_levels: int = 200
     num_envs: int = 50
-    greedy: bool = True
+    greedy: bool = False
     interval_frames: int = 0
     gif: bool = True
 

@@ -4,11 +4,12 @@
 split (disjoint from training levels), ``num_levels / num_envs`` consecutive episodes per env
 slot so that quick (solved) episodes do not bias the count. A level counts as solved when the
 episode ends with all boxes on targets (``info["solved"]``) within ``env.max_steps`` steps.
-``greedy=True`` (default) acts with the arg-max action; ``greedy=False`` samples from the policy
-with a generator seeded by ``seed``.
+``greedy=False`` (default, ``eval.greedy``) samples from the policy with a numpy generator seeded
+by ``seed`` (the env's ``eval_seed`` by default), so evaluations are reproducible;
+``greedy=True`` acts with the arg-max action (deterministic policies can get stuck in loops).
 
 This module is also the ``evaluate`` subcommand: ``python -m i2a_keras.train evaluate
---checkpoint RUN_DIR/checkpoints/latest.keras [--set eval.num_levels=1000 eval.greedy=false]``.
+--checkpoint RUN_DIR/checkpoints/latest.keras [--set eval.num_levels=1000 eval.greedy=true]``.
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _act(logits_fn, obs, greedy, rng):
     return np.argmax(logits, axis=-1).astype(np.int32) if greedy else sample_actions(logits, rng)
 
 
-def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, greedy: bool = True,
+def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, greedy: bool = False,
                    seed: int | None = None) -> dict:
     """Play ``num_levels`` held-out levels; returns ``solve_rate``, ``mean_return``, ``mean_length``."""
     from i2a_keras.training.actor_critic import make_env
@@ -77,7 +78,7 @@ def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, g
             "greedy": bool(greedy)}
 
 
-def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = True, seed: int | None = None,
+def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: int | None = None,
                        fps: float = 4.0) -> str:
     """Play one held-out level and save it as a GIF (gym-sokoban sprites, 16 px per tile)."""
     from i2a_keras.envs.observations import observation_to_rooms, render_rgb
