@@ -11,6 +11,7 @@ from i2a_keras.envs.core import validate_levels
 
 @pytest.mark.parametrize("observation", ["one_hot", "tiny_rgb", "rgb"])
 @pytest.mark.parametrize("action_set", ["gym_sokoban", "compact"])
+@pytest.mark.filterwarnings("error")
 def test_check_env(observation, action_set):
     env = gym.make(E.ENV_ID, dim_room=(7, 7), num_boxes=2, observation=observation,
                    action_set=action_set, render_mode="rgb_array")

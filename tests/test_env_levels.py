@@ -141,3 +141,19 @@ def test_solver_statuses():
     assert r.solved and r.pushes == 1 and r.actions == [4]
     f, s, _ = parse_boxoban_text("; 0\n#####\n#@ $#\n#.  #\n#####\n", dim_room=None)
     assert solve(f[0], s[0]).status == "unsolvable"  # box in a corner
+
+
+def test_generator_source_prefetch_same_levels():
+    a = E.GeneratorSource((7, 7), 2, chunk=16, prefetch=True, buffer_chunks=2)
+    b = E.GeneratorSource((7, 7), 2, chunk=16, prefetch=False)
+    for src in (a, b):
+        src.seed(5)
+    for n in (1, 7, 30, 3, 40):
+        fa, sa = a.sample(n)
+        fb, sb = b.sample(n)
+        assert fa.shape == (n, 7, 7)
+        np.testing.assert_array_equal(fa, fb)
+        np.testing.assert_array_equal(sa, sb)
+    a.seed(5)  # reseeding restarts the stream
+    b.seed(5)
+    np.testing.assert_array_equal(a.sample(4)[1], b.sample(4)[1])

@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import os
 import random as _pyrandom
+import threading
+from collections import deque
 
 import numpy as np
 
@@ -97,45 +99,80 @@ class ArraySource(LevelSource):
 class GeneratorSource(LevelSource):
     """Levels from :func:`generator.generate_levels`, reproducible from ``seed``.
 
-    ``pool_size=None`` streams fresh levels, generated ``chunk`` at a time into a buffer so a reset
-    costs a buffer read (the vectorised generator amortises over the chunk). ``pool_size=k``
-    generates k levels once per ``seed`` call and samples them with replacement.
+    ``pool_size=None`` streams fresh levels: they are generated ``chunk`` at a time (one vectorised
+    call) into a buffer, so a reset costs a buffer read. With ``prefetch=True`` (default) a
+    background thread keeps up to ``buffer_chunks`` chunks ready (numpy releases the GIL, so it
+    overlaps with stepping and with the agent's TensorFlow work); the level sequence is the same
+    with or without prefetching. ``pool_size=k`` instead generates k levels once per ``seed`` call
+    and samples them with replacement.
     """
 
     def __init__(self, dim_room=(10, 10), num_boxes: int = 4, split: str = "all",
                  holdout_fraction: float = 0.1, chunk: int = 64, pool_size: int | None = None,
-                 **generator_kwargs):
+                 prefetch: bool = True, buffer_chunks: int = 4, **generator_kwargs):
         super().__init__()
         self.dim_room = check_request(dim_room, num_boxes)
         self.num_boxes = int(num_boxes)
         split_mask(np.zeros((0, 1, 1)), np.zeros((0, 1, 1)), split, holdout_fraction)
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
+        if buffer_chunks < 1:
+            raise ValueError(f"buffer_chunks must be >= 1, got {buffer_chunks}")
         if pool_size is not None and pool_size < 1:
             raise ValueError(f"pool_size must be >= 1 or None, got {pool_size}")
         if split == "eval" and holdout_fraction == 0.0:
             raise ValueError("split='eval' with holdout_fraction=0 holds out no level")
         self.split, self.holdout_fraction = split, float(holdout_fraction)
         self.chunk, self.pool_size = int(chunk), pool_size
+        self.prefetch, self.buffer_chunks = bool(prefetch), int(buffer_chunks)
         self.generator_kwargs = generator_kwargs
-        self._buf_fixed = np.zeros((0, *self.dim_room), np.uint8)
-        self._buf_state = self._buf_fixed.copy()
+        self._cond = threading.Condition()
+        self._thread = None
+        self._reset_buffer()
         self._pool = None
 
+    def _reset_buffer(self):
+        self._queue = deque()  # chunks (fixed, state) in generation order
+        self._buffered = 0
+        self._stop = False
+        self._error = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cond"] = None
+        state["_thread"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._cond = threading.Condition()
+
+    def _stop_thread(self):
+        if self._thread is not None:
+            with self._cond:
+                self._stop = True
+                self._cond.notify_all()
+            self._thread.join()
+            self._thread = None
+
     def seed(self, seed=None) -> None:
+        self._stop_thread()
         super().seed(seed)
-        self._buf_fixed = self._buf_fixed[:0]
-        self._buf_state = self._buf_state[:0]
+        self._reset_buffer()
         self._pool = None
         if self.pool_size is not None:
             f, s = self._generate(self.pool_size)
             self._pool = ArraySource(f, s)
             self._pool.rng = self.rng
+        elif self.prefetch:
+            self._thread = threading.Thread(target=self._worker, daemon=True,
+                                            name="sokoban-level-prefetch")
+            self._thread.start()
 
     def _generate(self, n: int):
         fixed, state, have = [], [], 0
         while have < n:
-            want = max(self.chunk, n - have)
+            want = n - have
             if self.split == "eval":
                 want = int(np.ceil(want / max(self.holdout_fraction, 1e-3)))
             f, s = generate_levels(want, self.dim_room, self.num_boxes, rng=self.rng,
@@ -144,18 +181,60 @@ class GeneratorSource(LevelSource):
             fixed.append(f[keep])
             state.append(s[keep])
             have += int(keep.sum())
-        return np.concatenate(fixed), np.concatenate(state)
+        return np.concatenate(fixed)[:n], np.concatenate(state)[:n]
+
+    def _worker(self):
+        limit = self.buffer_chunks * self.chunk
+        while True:
+            with self._cond:
+                while not self._stop and self._buffered >= limit:
+                    self._cond.wait()
+                if self._stop:
+                    return
+            try:
+                chunk = self._generate(self.chunk)
+            except BaseException as e:  # surfaced by sample()
+                with self._cond:
+                    self._error = e
+                    self._cond.notify_all()
+                return
+            with self._cond:
+                if self._stop:
+                    return
+                self._queue.append(chunk)
+                self._buffered += len(chunk[0])
+                self._cond.notify_all()
+
+    def _take(self, n: int):
+        out_f, out_s, have = [], [], 0
+        while have < n:
+            if not self._queue:
+                if self._thread is None:
+                    self._queue.append(self._generate(self.chunk))
+                    self._buffered += self.chunk
+                else:
+                    while not self._queue and self._error is None:
+                        self._cond.wait()
+                    if self._error is not None:
+                        raise RuntimeError(f"level generation failed: {self._error}") from self._error
+            f, s = self._queue.popleft()
+            k = min(n - have, len(f))
+            out_f.append(f[:k])
+            out_s.append(s[:k])
+            if k < len(f):
+                self._queue.appendleft((f[k:], s[k:]))
+            self._buffered -= k
+            have += k
+        self._cond.notify_all()
+        return np.concatenate(out_f), np.concatenate(out_s)
 
     def sample(self, n: int):
         if self._pool is not None:
             return self._pool.sample(n)
-        if len(self._buf_fixed) < n:
-            f, s = self._generate(n - len(self._buf_fixed))
-            self._buf_fixed = np.concatenate([self._buf_fixed, f])
-            self._buf_state = np.concatenate([self._buf_state, s])
-        f, s = self._buf_fixed[:n].copy(), self._buf_state[:n].copy()
-        self._buf_fixed, self._buf_state = self._buf_fixed[n:], self._buf_state[n:]
-        return f, s
+        if self._thread is None and self.prefetch:
+            self.seed(None)  # first use without seed(): start from fresh entropy
+        with self._cond:
+            return self._take(n)
 
 
 class BoxobanSource(ArraySource):
