@@ -71,6 +71,9 @@ class LevelSource:
     def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release background resources (if any)."""
+
 
 class ArraySource(LevelSource):
     """A fixed set of levels sampled uniformly with replacement (after the split filter)."""
@@ -154,6 +157,9 @@ class GeneratorSource(LevelSource):
                 self._cond.notify_all()
             self._thread.join()
             self._thread = None
+
+    def close(self) -> None:
+        self._stop_thread()
 
     def seed(self, seed=None) -> None:
         self._stop_thread()
@@ -409,3 +415,24 @@ def make_level_source(spec=None, dim_room=(10, 10), num_boxes: int = 4, split: s
             return BoxobanSource(spec, dim_room, split or "all", holdout_fraction, **kwargs)
     raise ValueError(f"unknown level source spec {spec!r}: use 'generator', 'gym_sokoban', "
                      "'boxoban:PATH', 'pool:PATH.npz', a (room_fixed, room_state) tuple or a LevelSource")
+
+
+def main(argv=None) -> None:
+    """CLI: ``python -m i2a_keras.envs.levels --out data/pool_10x10_4.npz --num-levels 10000``."""
+    import argparse
+
+    p = argparse.ArgumentParser(description="Build a Sokoban level pool cache (.npz) in parallel.")
+    p.add_argument("--out", required=True)
+    p.add_argument("--num-levels", type=int, required=True)
+    p.add_argument("--dim", type=int, nargs=2, default=(10, 10))
+    p.add_argument("--boxes", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None)
+    args = p.parse_args(argv)
+    f, _ = build_pool(args.out, args.num_levels, tuple(args.dim), args.boxes, seed=args.seed,
+                      workers=args.workers)
+    print(f"wrote {len(f)} levels to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -120,9 +120,14 @@ def _resolve_config(config=None, preset: str | None = None, **kwargs) -> Sokoban
     return config.replace(**kwargs) if kwargs else config
 
 
-def _make_source(cfg: SokobanConfig) -> LevelSource:
+def _make_source(cfg: SokobanConfig, num_envs: int) -> LevelSource:
+    kwargs = dict(cfg.level_kwargs)
+    if cfg.levels in (None, "generator") and num_envs == 1:
+        # a single env resets rarely: generate and prefetch fewer levels at a time
+        kwargs.setdefault("chunk", 8)
+        kwargs.setdefault("buffer_chunks", 2)
     src = make_level_source(cfg.levels, cfg.dim_room, cfg.num_boxes, cfg.split, cfg.holdout_fraction,
-                            **cfg.level_kwargs)
+                            **kwargs)
     if tuple(src.dim_room) != tuple(cfg.dim_room):
         raise ValueError(f"level source rooms are {tuple(src.dim_room)}, config dim_room is "
                          f"{cfg.dim_room}")
@@ -167,7 +172,7 @@ class SokobanEnv(gym.Env):
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}")
         self.render_mode = render_mode
         cfg = self.config
-        self.level_source = level_source if level_source is not None else _make_source(cfg)
+        self.level_source = level_source if level_source is not None else _make_source(cfg, 1)
         self.observation_space = _obs_space(cfg)
         self.action_space = spaces.Discrete(num_actions(cfg.action_set))
         self._batch = SokobanBatch(1, cfg.dim_room, cfg.max_steps, cfg.action_set)
@@ -215,6 +220,9 @@ class SokobanEnv(gym.Env):
             return render_rgb(self._batch.rooms()[0])
         return None
 
+    def close(self):
+        self.level_source.close()
+
 
 class SokobanVectorEnv(VectorEnv):
     """Native batched Sokoban: ``num_envs`` rooms stepped together in numpy (no per-env loop).
@@ -239,7 +247,8 @@ class SokobanVectorEnv(VectorEnv):
         self.num_envs = int(num_envs)
         self.metadata = {**self.metadata, "autoreset_mode": _AUTORESET[cfg.autoreset_mode]}
         self.autoreset_mode = self.metadata["autoreset_mode"]
-        self.level_source = level_source if level_source is not None else _make_source(cfg)
+        self.level_source = level_source if level_source is not None else \
+            _make_source(cfg, self.num_envs)
         self.single_observation_space = _obs_space(cfg)
         self.single_action_space = spaces.Discrete(num_actions(cfg.action_set))
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -345,6 +354,9 @@ class SokobanVectorEnv(VectorEnv):
         if self.render_mode == "rgb_array":
             return render_rgb(self._batch.rooms())
         return None
+
+    def close_extras(self, **kwargs):
+        self.level_source.close()
 
 
 def make_vec(num_envs: int, config: SokobanConfig | dict | None = None, seed: int | None = None,
