@@ -60,8 +60,9 @@ def test_reset_with_level_option_and_truncation():
     env = E.make(preset="small", max_steps=3)
     obs, _ = env.reset(options={"level": (f[0], s[0])})
     np.testing.assert_array_equal(O.one_hot_to_rooms(obs), E.state_to_rooms(s[0], f[0]))
-    flags = [env.step(0)[2:4] for _ in range(3)]
-    assert flags == [(False, False), (False, False), (False, True)]
+    steps = [env.step(0) for _ in range(3)]
+    assert [st[2:4] for st in steps] == [(False, False), (False, False), (False, True)]
+    assert all(st[1] == -0.1 and isinstance(st[1], float) for st in steps)
 
 
 def test_vector_env_make_vec_and_reproducible():

@@ -235,7 +235,7 @@ class SokobanBatch:
         self.loaded[idx] = True
 
     def step(self, actions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """One step of every room. Returns ``(reward f32, solved, truncated, moved_player, moved_box)``."""
+        """One step of every room. Returns ``(reward f64, solved, truncated, moved_player, moved_box)``."""
         if not self.loaded.all():
             raise RuntimeError("every room needs a level: call load()/reset() before step()")
         a = to_gym_actions(actions, self.action_set).reshape(-1)
@@ -260,7 +260,7 @@ class SokobanBatch:
         reward += np.where(solved, REWARD_FINISHED, 0.0)
         self.boxes_on_target = count
         truncated = (self.num_env_steps >= self.max_steps) & ~solved
-        return reward.astype(np.float32), solved, truncated, moved, pushed
+        return reward, solved, truncated, moved, pushed
 
     def rooms(self) -> np.ndarray:
         """Current rooms with codes 0-6 (player on target = 6), ``uint8 (N, H, W)``."""

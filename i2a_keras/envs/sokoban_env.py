@@ -318,6 +318,7 @@ class SokobanVectorEnv(VectorEnv):
             raise ValueError(f"actions must have shape ({self.num_envs},), got {actions.shape}")
         pending = np.nonzero(self._needs_reset)[0]
         reward, solved, truncated, moved, pushed = self._batch.step(actions)
+        reward = reward.astype(np.float32)
         self._update_obs_after_step()
         info: dict[str, Any] = {"solved": solved}
         if pending.size:  # NEXT_STEP: these envs ignore the action and start a new episode.
