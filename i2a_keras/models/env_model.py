@@ -11,6 +11,13 @@ kinds for one-hot grids, per pixel over the fixed sprite palette for RGB frames)
 is a categorical over the finitely many reward values of Sokoban. The loss is
 ``NLL(frame) + reward_weight * NLL(reward)`` with ``reward_weight = 0.1``.
 
+Choices of this implementation (documented deviations): the compact CPU default (``small`` preset)
+uses a 16-channel trunk with one block and no large-kernel branch, about 10x cheaper per call than
+the paper-size trunk (see ``benchmarks/bench_env_model.py`` and docs/results.md); with
+``reward_from_frames`` the reward head reads, besides the trunk features, the input frame and the
+predicted next-frame distribution (Sokoban rewards are functions of the box/target counts before
+and after the step, which global pooling of these planes exposes directly).
+
 For 80x80 RGB frames (8x8 pixel sprites) the model works on the 10x10 tile grid: the frame is cut
 into 8x8 patches (space-to-depth), and the output layer predicts the 64 pixels of each patch
 (depth-to-space), as the paper's Sokoban model does with its stride-8 input/output layers.
@@ -153,6 +160,7 @@ class EnvModelConfig:
     large_kernel: int = 0
     reward_hidden: int = 16
     reward_kernel: int = 1
+    reward_from_frames: bool = True
     reward_values: tuple = SOKOBAN_REWARD_VALUES
     palette: Optional[tuple] = None
     predict_reward: bool = True
@@ -169,12 +177,12 @@ class EnvModelConfig:
             "tiny": dict(channels=8, num_blocks=1, branch_channels=(0, 8), reward_hidden=8),
             "small": dict(),
             "compact32": dict(channels=32, num_blocks=2, branch_channels=(0, 32), reward_hidden=32,
-                              reward_kernel=3),
+                              reward_kernel=3, reward_from_frames=False),
             "paper_size": dict(channels=64, num_blocks=2, branch_channels=(16, 32), large_kernel=7,
-                               reward_hidden=64, reward_kernel=3),
+                               reward_hidden=64, reward_kernel=3, reward_from_frames=False),
             "paper": dict(observation="rgb", obs_shape=(80, 80, 3), num_actions=5, channels=64,
                           num_blocks=2, branch_channels=(16, 32), large_kernel=10, reward_hidden=64,
-                          reward_kernel=3),
+                          reward_kernel=3, reward_from_frames=False),
         }
         if name not in presets:
             raise ValueError(f"unknown env-model preset {name!r}; expected one of {sorted(presets)}")
@@ -364,7 +372,8 @@ class EnvModel(_EnvModelAPI, keras.Model):
 
     def __init__(self, obs_shape=(7, 7, NUM_TILE_TYPES), num_actions=5, observation="one_hot",
                  channels=32, num_blocks=2, branch_channels=(0, 32), large_kernel=0, reward_hidden=32,
-                 reward_kernel=3, reward_values=SOKOBAN_REWARD_VALUES, palette=None, predict_reward=True,
+                 reward_kernel=3, reward_from_frames=False, reward_values=SOKOBAN_REWARD_VALUES, palette=None,
+                 predict_reward=True,
                  reward_weight=0.1, **kwargs):
         super().__init__(**kwargs)
         self.obs_shape = _validate_obs_shape(observation, obs_shape, palette)
@@ -378,6 +387,7 @@ class EnvModel(_EnvModelAPI, keras.Model):
             raise ValueError(f"branch_channels must be (n1, n2), got {branch_channels}")
         self.large_kernel, self.reward_hidden = int(large_kernel), int(reward_hidden)
         self.reward_kernel = int(reward_kernel)
+        self.reward_from_frames = bool(reward_from_frames)
         self.reward_values = tuple(float(v) for v in reward_values)
         if len(self.reward_values) < 1 or sorted(self.reward_values) != list(self.reward_values):
             raise ValueError("reward_values must be a non-empty ascending sequence")
@@ -410,9 +420,14 @@ class EnvModel(_EnvModelAPI, keras.Model):
             block.build((None, gh, gw, self.channels))
         self.frame_head.build((None, gh, gw, self.channels))
         if self.predict_reward:
-            self.reward_conv.build((None, gh, gw, self.channels))
+            self.reward_conv.build((None, gh, gw, self._reward_in_channels()))
             self.reward_head.build((None, 2 * self.reward_hidden))
         self.built = True
+
+    def _reward_in_channels(self):
+        if not self.reward_from_frames:
+            return self.channels
+        return self.channels + (self.obs_shape[2] + self.num_classes) * self.patch * self.patch
 
     def _features(self, obs):
         x = ops.cast(obs, "float32")
@@ -431,11 +446,16 @@ class EnvModel(_EnvModelAPI, keras.Model):
         h = self.stem(ops.concatenate([x, planes], axis=-1))
         for block in self.blocks:
             h = block(h)
-        frame_logits = self.frame_head(h)
-        if self.patch > 1:
-            frame_logits = _depth_to_space(frame_logits, self.patch)
+        grid_logits = self.frame_head(h)  # (B, gh, gw, patch * patch * K)
+        frame_logits = _depth_to_space(grid_logits, self.patch) if self.patch > 1 else grid_logits
         if self.predict_reward:
-            r = self.reward_conv(h)
+            r_in = h
+            if self.reward_from_frames:
+                probs = ops.softmax(frame_logits, axis=-1)
+                if self.patch > 1:
+                    probs = _space_to_depth(probs, self.patch)
+                r_in = ops.concatenate([h, x, probs], axis=-1)
+            r = self.reward_conv(r_in)
             r = ops.concatenate([ops.max(r, axis=(1, 2)), ops.mean(r, axis=(1, 2))], axis=-1)
             reward_logits = self.reward_head(r)
         else:
@@ -447,6 +467,7 @@ class EnvModel(_EnvModelAPI, keras.Model):
                 "observation": self.observation, "channels": self.channels, "num_blocks": self.num_blocks,
                 "branch_channels": list(self.branch_channels), "large_kernel": self.large_kernel,
                 "reward_hidden": self.reward_hidden, "reward_kernel": self.reward_kernel,
+                "reward_from_frames": self.reward_from_frames,
                 "reward_values": list(self.reward_values),
                 "palette": None if self.palette is None else [list(c) for c in self.palette],
                 "predict_reward": self.predict_reward, "reward_weight": self.reward_weight}
@@ -461,6 +482,7 @@ class EnvModel(_EnvModelAPI, keras.Model):
         return cls(obs_shape=cfg.obs_shape, num_actions=cfg.num_actions, observation=cfg.observation,
                    channels=cfg.channels, num_blocks=cfg.num_blocks, branch_channels=cfg.branch_channels,
                    large_kernel=cfg.large_kernel, reward_hidden=cfg.reward_hidden, reward_kernel=cfg.reward_kernel,
+                   reward_from_frames=cfg.reward_from_frames,
                    reward_values=cfg.reward_values, palette=cfg.palette,
                    predict_reward=cfg.predict_reward, reward_weight=cfg.reward_weight, **kwargs)
 

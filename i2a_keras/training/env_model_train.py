@@ -223,6 +223,9 @@ def add_env_model_parser(subparsers):
     p.add_argument("--data", default=None, help="comma-separated training data set directories")
     p.add_argument("--eval-data", dest="eval_data", default=None,
                    help="comma-separated held-out data set directories (levels not trained on)")
+    p.add_argument("--model-preset", dest="model_preset", default=None,
+                   choices=["tiny", "small", "compact32", "paper_size", "paper"],
+                   help="architecture preset (EnvModelConfig.preset) replacing the run preset's model")
     p.set_defaults(func=run_env_model_command)
     return p
 
@@ -233,7 +236,15 @@ def _load_train_config(data: dict) -> EnvModelTrainConfig:
 
 def run_env_model_command(args) -> dict:
     from i2a_keras.training.cli import config_from_args, print_config
-    cfg = config_from_args(args, env_model_preset, _load_train_config,
+    def build(preset):
+        cfg = env_model_preset(preset)
+        if args.model_preset:
+            cfg = dataclasses.replace(cfg, model=EnvModelConfig.preset(args.model_preset))
+        return cfg
+
+    if args.resume and args.model_preset:
+        raise ValueError("--model-preset cannot change the architecture of a run being resumed")
+    cfg = config_from_args(args, build, _load_train_config,
                            flag_keys={"total_frames": "run.total_frames", "seed": "run.seed",
                                       "data": "data", "eval_data": "eval_data"})
     if not cfg.run.run_dir:
@@ -268,7 +279,7 @@ def run_collect_command(args) -> dict:
         args.policy = "agent"
     cfg = config_from_args(args, collect_preset, None,
                            flag_keys={"seed": "seed", "num_envs": "num_envs", "split": "split",
-                                      "policy": "policy", "agent_checkpoint": "agent_checkpoint",
+                                      "agent_checkpoint": "agent_checkpoint", "policy": "policy",
                                       "epsilon": "epsilon", "num_transitions": "num_transitions"})
     if args.print_config:
         print_config(cfg)
