@@ -50,12 +50,19 @@ def save_checkpoint(path, model: keras.Model, state: dict | None = None,
                 zf.writestr(ARRAYS_MEMBER, buffer.getvalue())
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_training_state(path) -> tuple[dict, dict[str, np.ndarray]]:
