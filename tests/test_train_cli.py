@@ -176,3 +176,18 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     b = load_checkpoint(os.path.join(killed, "checkpoints", "final.keras"))[0]
     for x, y in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_array_equal(x, y)
+
+
+def test_mixed_precision_flag(tmp_path):
+    try:
+        summary = train.main(["--preset", "tiny", "--mixed-precision", "--total-frames", "400",
+                              "--run-dir", str(tmp_path / "mp"), "--set", "eval.gif=false",
+                              "eval.num_levels=2"])
+        agent = load_checkpoint(summary["final_checkpoint"])[0]
+        assert agent.get_layer("torso_conv0").compute_dtype == "float16"
+        out = agent(np.zeros((2, 5, 5, 7), np.uint8))
+        assert out["logits"].dtype == "float32" and out["value"].dtype == "float32"
+        rows = read_jsonl(str(tmp_path / "mp" / "metrics.jsonl"))
+        assert all(np.isfinite(r["losses/total"]) for r in rows)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
