@@ -161,6 +161,7 @@ class EnvModelConfig:
     reward_hidden: int = 16
     reward_kernel: int = 1
     reward_from_frames: bool = True
+    reward_pool: str = "sum"
     reward_values: tuple = SOKOBAN_REWARD_VALUES
     palette: Optional[tuple] = None
     predict_reward: bool = True
@@ -177,12 +178,13 @@ class EnvModelConfig:
             "tiny": dict(channels=8, num_blocks=1, branch_channels=(0, 8), reward_hidden=8),
             "small": dict(),
             "compact32": dict(channels=32, num_blocks=2, branch_channels=(0, 32), reward_hidden=32,
-                              reward_kernel=3, reward_from_frames=False),
+                              reward_kernel=3, reward_from_frames=False, reward_pool="mean"),
             "paper_size": dict(channels=64, num_blocks=2, branch_channels=(16, 32), large_kernel=7,
-                               reward_hidden=64, reward_kernel=3, reward_from_frames=False),
+                               reward_hidden=64, reward_kernel=3, reward_from_frames=False,
+                               reward_pool="mean"),
             "paper": dict(observation="rgb", obs_shape=(80, 80, 3), num_actions=5, channels=64,
                           num_blocks=2, branch_channels=(16, 32), large_kernel=10, reward_hidden=64,
-                          reward_kernel=3, reward_from_frames=False),
+                          reward_kernel=3, reward_from_frames=False, reward_pool="mean"),
         }
         if name not in presets:
             raise ValueError(f"unknown env-model preset {name!r}; expected one of {sorted(presets)}")
@@ -372,7 +374,8 @@ class EnvModel(_EnvModelAPI, keras.Model):
 
     def __init__(self, obs_shape=(7, 7, NUM_TILE_TYPES), num_actions=5, observation="one_hot",
                  channels=32, num_blocks=2, branch_channels=(0, 32), large_kernel=0, reward_hidden=32,
-                 reward_kernel=3, reward_from_frames=False, reward_values=SOKOBAN_REWARD_VALUES, palette=None,
+                 reward_kernel=3, reward_from_frames=False, reward_pool="mean",
+                 reward_values=SOKOBAN_REWARD_VALUES, palette=None,
                  predict_reward=True,
                  reward_weight=0.1, **kwargs):
         super().__init__(**kwargs)
@@ -388,6 +391,9 @@ class EnvModel(_EnvModelAPI, keras.Model):
         self.large_kernel, self.reward_hidden = int(large_kernel), int(reward_hidden)
         self.reward_kernel = int(reward_kernel)
         self.reward_from_frames = bool(reward_from_frames)
+        if reward_pool not in ("mean", "sum"):
+            raise ValueError(f"reward_pool must be 'mean' or 'sum', got {reward_pool!r}")
+        self.reward_pool = reward_pool
         self.reward_values = tuple(float(v) for v in reward_values)
         if len(self.reward_values) < 1 or sorted(self.reward_values) != list(self.reward_values):
             raise ValueError("reward_values must be a non-empty ascending sequence")
@@ -456,7 +462,10 @@ class EnvModel(_EnvModelAPI, keras.Model):
                     probs = _space_to_depth(probs, self.patch)
                 r_in = ops.concatenate([h, x, probs], axis=-1)
             r = self.reward_conv(r_in)
-            r = ops.concatenate([ops.max(r, axis=(1, 2)), ops.mean(r, axis=(1, 2))], axis=-1)
+            # reward_pool="sum" pools counts (e.g. boxes that landed on a target), "mean" averages;
+            # the max pool can flag "a box off target is left".
+            pooled = ops.sum(r, axis=(1, 2)) if self.reward_pool == "sum" else ops.mean(r, axis=(1, 2))
+            r = ops.concatenate([ops.max(r, axis=(1, 2)), pooled], axis=-1)
             reward_logits = self.reward_head(r)
         else:
             reward_logits = ops.zeros((ops.shape(obs)[0], len(self.reward_values)), dtype="float32")
@@ -467,7 +476,7 @@ class EnvModel(_EnvModelAPI, keras.Model):
                 "observation": self.observation, "channels": self.channels, "num_blocks": self.num_blocks,
                 "branch_channels": list(self.branch_channels), "large_kernel": self.large_kernel,
                 "reward_hidden": self.reward_hidden, "reward_kernel": self.reward_kernel,
-                "reward_from_frames": self.reward_from_frames,
+                "reward_from_frames": self.reward_from_frames, "reward_pool": self.reward_pool,
                 "reward_values": list(self.reward_values),
                 "palette": None if self.palette is None else [list(c) for c in self.palette],
                 "predict_reward": self.predict_reward, "reward_weight": self.reward_weight}
@@ -482,7 +491,7 @@ class EnvModel(_EnvModelAPI, keras.Model):
         return cls(obs_shape=cfg.obs_shape, num_actions=cfg.num_actions, observation=cfg.observation,
                    channels=cfg.channels, num_blocks=cfg.num_blocks, branch_channels=cfg.branch_channels,
                    large_kernel=cfg.large_kernel, reward_hidden=cfg.reward_hidden, reward_kernel=cfg.reward_kernel,
-                   reward_from_frames=cfg.reward_from_frames,
+                   reward_from_frames=cfg.reward_from_frames, reward_pool=cfg.reward_pool,
                    reward_values=cfg.reward_values, palette=cfg.palette,
                    predict_reward=cfg.predict_reward, reward_weight=cfg.reward_weight, **kwargs)
 
