@@ -1,0 +1,217 @@
+"""Reproduce the I2A experiments on the small CPU Sokoban (Weber et al., 2017, Sec. 4.1-4.2).
+
+Runs, sequentially and with the same frame budget, every (agent, seed) of the comparison
+    model-free | I2A (tau=5) | copy-model I2A (tau=5) | I2A tau=1 | I2A tau=3 [| no-reward I2A]
+through ``python -m i2a_keras.train i2a`` (A2C), then evaluates held-out solve rates (the
+trainer's final evaluation on the held-out level split, actions sampled from the policy) and draws
+    assets/i2a_learning_curves.png      training solve rate vs frames, agents
+    assets/i2a_rollout_length.png       training solve rate vs frames, tau = 1, 3, 5
+    assets/i2a_final_solve_rates.png    held-out solve rate per agent (mean and each seed)
+    assets/i2a_results.json             the numbers behind the plots
+Finished runs (``summary.json`` present) are skipped, interrupted ones resumed from their
+checkpoint, so the script can be re-run after a kill. Runs are ordered seed-major (all agents of
+seed 0 first) so that a partial sweep is still a side-by-side comparison.
+
+    nice -n 10 python benchmarks/run_i2a_experiments.py \\
+        --env-model assets/pretrained/env_model_small.keras --frames 100000 --seeds 0 1 \\
+        --num-boxes 1 --lr 2e-3 --out runs/i2a_exp
+    python benchmarks/run_i2a_experiments.py --plot-only --out runs/i2a_exp
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# name -> (agent kind, rollout length or None, label)
+RUNS = {
+    "model-free": ("model-free", None, "model-free"),
+    "i2a": ("i2a", 5, "I2A (tau=5)"),
+    "copy-model": ("i2a-copy-model", 5, "copy-model I2A (tau=5)"),
+    "i2a-tau3": ("i2a", 3, "I2A tau=3"),
+    "i2a-tau1": ("i2a", 1, "I2A tau=1"),
+    "no-reward": ("i2a-no-reward", 5, "no-reward I2A (tau=5)"),
+}
+AGENT_PLOT = ("model-free", "i2a", "copy-model", "no-reward")
+TAU_PLOT = ("i2a-tau1", "i2a-tau3", "i2a")
+
+
+def run_command(name, seed, args):
+    agent, tau, _ = RUNS[name]
+    run_dir = os.path.join(args.out, f"{name}_s{seed}")
+    if os.path.isfile(os.path.join(run_dir, "summary.json")):
+        return None, run_dir
+    base = [sys.executable, "-m", "i2a_keras.train", "i2a"]
+    if os.path.isfile(os.path.join(run_dir, "checkpoints", "latest.keras")):
+        return base + ["--resume", run_dir, "--threads", str(args.threads)], run_dir
+    cmd = base + ["--agent", agent, "--preset", "small", "--run-dir", run_dir,
+                  "--threads", str(args.threads),
+                  "--set", f"env.num_boxes={args.num_boxes}",
+                  "--set", f"run.total_frames={args.frames}",
+                  "--set", f"run.seed={seed}",
+                  "--set", f"a2c.learning_rate={args.lr}",
+                  "--set", f"env.train_seed={1000 + seed}",
+                  "--set", f"run.log_interval_frames={args.log_interval}",
+                  "--set", f"run.checkpoint_interval_frames={args.checkpoint_interval}",
+                  "--set", f"eval.num_levels={args.eval_levels}",
+                  "--set", "eval.num_envs=50", "--set", "eval.interval_frames=0",
+                  "--set", "eval.greedy=false",
+                  "--set", "run.progress=false"]
+    if tau is not None:
+        cmd += ["--set", f"i2a.rollout_length={tau}", "--set", f"i2a.seed={seed}"]
+    if agent == "i2a":
+        cmd += ["--env-model", args.env_model]
+    elif agent == "i2a-no-reward":
+        cmd += ["--env-model", args.no_reward_env_model]
+    return cmd, run_dir
+
+
+def read_run(run_dir):
+    metrics, summary = [], None
+    path = os.path.join(run_dir, "metrics.jsonl")
+    if os.path.isfile(path):
+        with open(path) as fh:
+            metrics = [json.loads(line) for line in fh if line.strip()]
+    if os.path.isfile(os.path.join(run_dir, "summary.json")):
+        with open(os.path.join(run_dir, "summary.json")) as fh:
+            summary = json.load(fh)
+    return metrics, summary
+
+
+def collect(args, names):
+    results = {}
+    for name in names:
+        for seed in args.seeds:
+            run_dir = os.path.join(args.out, f"{name}_s{seed}")
+            if not os.path.isdir(run_dir):
+                continue
+            metrics, summary = read_run(run_dir)
+            curve = [(m["frames"], m["charts/solve_rate"]) for m in metrics if "charts/solve_rate" in m]
+            sps = [m["charts/SPS"] for m in metrics if "charts/SPS" in m]
+            results.setdefault(name, {})[str(seed)] = {
+                "curve": curve,
+                "final_eval_solve_rate": summary["eval"]["solve_rate"] if summary else None,
+                "eval_levels": summary["eval"]["num_levels"] if summary else None,
+                "frames": summary["frames"] if summary else (curve[-1][0] if curve else 0),
+                "median_sps": float(sorted(sps)[len(sps) // 2]) if sps else None,
+            }
+    return results
+
+
+def _smooth(values, k=3):
+    out = []
+    for i in range(len(values)):
+        window = values[max(0, i - k + 1): i + 1]
+        out.append(sum(window) / len(window))
+    return out
+
+
+def plot(results, args):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    os.makedirs(args.assets, exist_ok=True)
+    title = f"Sokoban 7x7, {args.num_boxes} box{'es' if args.num_boxes > 1 else ''}"
+
+    def curves(names, filename, heading):
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for name in names:
+            if name not in results:
+                continue
+            runs = [r["curve"] for r in results[name].values() if r["curve"]]
+            if not runs:
+                continue
+            n = min(len(c) for c in runs)
+            frames = np.array([f for f, _ in runs[0][:n]])
+            rates = np.array([_smooth([v for _, v in c[:n]]) for c in runs])
+            ax.plot(frames, rates.mean(0), label=f"{RUNS[name][2]} ({len(runs)} seeds)")
+            if len(runs) > 1:
+                ax.fill_between(frames, rates.min(0), rates.max(0), alpha=0.2)
+        ax.set_xlabel("environment frames")
+        ax.set_ylabel("training solve rate (smoothed)")
+        ax.set_title(f"{heading}: {title}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(os.path.join(args.assets, filename), dpi=110)
+        plt.close(fig)
+
+    curves(AGENT_PLOT, "i2a_learning_curves.png", "I2A vs baselines")
+    curves(TAU_PLOT, "i2a_rollout_length.png", "Rollout length")
+
+    names = [n for n in RUNS if n in results and any(
+        r["final_eval_solve_rate"] is not None for r in results[n].values())]
+    if names:
+        fig, ax = plt.subplots(figsize=(7.2, 4.2))
+        for i, name in enumerate(names):
+            vals = [r["final_eval_solve_rate"] for r in results[name].values()
+                    if r["final_eval_solve_rate"] is not None]
+            ax.bar(i, 100 * np.mean(vals), color=f"C{i}", alpha=0.7)
+            ax.scatter([i] * len(vals), [100 * v for v in vals], color="k", s=12, zorder=3)
+            ax.text(i, 100 * np.mean(vals) + 1, f"{100 * np.mean(vals):.1f}%", ha="center", fontsize=8)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels([RUNS[n][2] for n in names], rotation=20, ha="right", fontsize=8)
+        ax.set_ylabel("held-out levels solved (%)")
+        ax.set_title(f"Final held-out solve rate (sampled actions, dots = seeds): {title}", fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(os.path.join(args.assets, "i2a_final_solve_rates.png"), dpi=110)
+        plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env-model", default=None, help="pretrained .keras env model (with reward)")
+    parser.add_argument("--no-reward-env-model", default=None, help="env model trained without reward")
+    parser.add_argument("--frames", type=int, default=100_000, help="frame budget of every run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--num-boxes", type=int, default=1)
+    parser.add_argument("--runs", nargs="+", default=None, choices=list(RUNS),
+                        help="subset of runs (default: all that have their env model)")
+    parser.add_argument("--out", default="runs/i2a_exp")
+    parser.add_argument("--assets", default=os.path.join(ROOT, "assets"))
+    parser.add_argument("--lr", type=float, default=2e-3, help="A2C RMSprop learning rate (all runs)")
+    parser.add_argument("--eval-levels", type=int, default=200)
+    parser.add_argument("--log-interval", type=int, default=5_000)
+    parser.add_argument("--checkpoint-interval", type=int, default=50_000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--plot-only", action="store_true")
+    args = parser.parse_args(argv)
+
+    names = args.runs or [n for n in RUNS if n != "no-reward" or args.no_reward_env_model]
+    if not args.plot_only:
+        if any(RUNS[n][0] == "i2a" for n in names) and not args.env_model:
+            parser.error("--env-model is required for the I2A runs")
+        if "no-reward" in names and not args.no_reward_env_model:
+            parser.error("--no-reward-env-model is required for the no-reward run")
+        os.makedirs(args.out, exist_ok=True)
+        for seed in args.seeds:
+            for name in names:
+                cmd, run_dir = run_command(name, seed, args)
+                if cmd is None:
+                    continue
+                print(f"[{time.strftime('%H:%M:%S')}] {name} seed {seed}: {' '.join(cmd[1:])}", flush=True)
+                with open(run_dir + ".log", "a") as log:
+                    rc = subprocess.call(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                print(f"[{time.strftime('%H:%M:%S')}] {name} seed {seed}: exit {rc}", flush=True)
+    results = collect(args, list(RUNS))
+    os.makedirs(args.assets, exist_ok=True)
+    with open(os.path.join(args.assets, "i2a_results.json"), "w") as fh:
+        json.dump({"frames": args.frames, "num_boxes": args.num_boxes, "seeds": args.seeds,
+                   "runs": {n: {s: {k: v for k, v in r.items() if k != "curve"}
+                                for s, r in rs.items()} for n, rs in results.items()}}, fh, indent=2)
+    plot(results, args)
+    for name, runs in results.items():
+        vals = [r["final_eval_solve_rate"] for r in runs.values()]
+        print(f"{RUNS[name][2]:<24} held-out solve rate per seed: {vals}")
+
+
+if __name__ == "__main__":
+    main()
