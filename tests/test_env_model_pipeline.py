@@ -68,3 +68,16 @@ def test_copy_model_metrics_and_figure(datasets, tmp_path):
     assert len(rollout_windows(data, 3)) > 0
     path = save_rollout_figure(copy, data, str(tmp_path / "r.png"), k=3, num_rows=2)
     assert os.path.getsize(path) > 1000
+
+
+def test_no_reward_variant_via_cli(datasets, tmp_path):
+    train, held_out = datasets
+    run = str(tmp_path / "run_nr")
+    result = main(["env-model", "--preset", "tiny", "--model-preset", "tiny", "--data", train,
+                   "--eval-data", held_out, "--run-dir", run, "--set", "model.predict_reward=false"])
+    assert "reward_acc" not in result and "rollout_reward_acc" not in result
+    model = load_env_model(os.path.join(run, "checkpoints", "final.keras"))
+    assert not model.predict_reward
+    data, _ = load_transitions(held_out)
+    _, reward = model.predict_next(data["obs"][:4], data["actions"][:4].astype(np.int32))
+    np.testing.assert_array_equal(np.asarray(reward), 0.0)
