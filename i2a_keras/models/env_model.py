@@ -161,7 +161,7 @@ class EnvModelConfig:
     reward_hidden: int = 16
     reward_kernel: int = 1
     reward_from_frames: bool = True
-    reward_pool: str = "sum"
+    reward_pool: str = "mean"
     reward_values: tuple = SOKOBAN_REWARD_VALUES
     palette: Optional[tuple] = None
     predict_reward: bool = True
