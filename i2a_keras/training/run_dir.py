@@ -90,9 +90,11 @@ class ScalarLogger:
     def __init__(self, run_dir: RunDir, resume_from_frames: int | None = None):
         self.run_dir = run_dir
         self.writer = tf.summary.create_file_writer(run_dir.join("tb"))
-        if resume_from_frames is not None:
-            for name in ("metrics.jsonl", "eval.jsonl"):
+        for name in ("metrics.jsonl", "eval.jsonl"):
+            if resume_from_frames is not None:
                 _truncate_jsonl(run_dir.join(name), resume_from_frames)
+            elif os.path.exists(run_dir.join(name)):  # a fresh run: drop rows of a crashed attempt
+                os.remove(run_dir.join(name))
 
     def log(self, frames: int, scalars: dict, file: str = "metrics.jsonl",
             end_of_session: bool = False) -> None:
