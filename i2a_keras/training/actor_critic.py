@@ -257,8 +257,10 @@ def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_fa
     summary["plot"] = plot_learning_curve(read_jsonl(run_dir.join("metrics.jsonl")),
                                           read_jsonl(run_dir.join("eval.jsonl")),
                                           run_dir.join("learning_curve.png"),
-                                          title=f"{cfg.agent} ({cfg.algo}) {tuple(cfg.env.dim_room)}, "
-                                                f"{cfg.env.num_boxes} boxes")
+                                          title=f"{cfg.agent} ({cfg.algo}), {cfg.env.dim_room[0]}x"
+                                                f"{cfg.env.dim_room[1]}, {cfg.env.num_boxes} box"
+                                                f"{'es' if cfg.env.num_boxes != 1 else ''}, held-out "
+                                                f"eval {'greedy' if cfg.eval.greedy else 'sampled'}")
     logger.close()
     with open(run_dir.join("summary.json"), "w") as fh:
         json.dump(summary, fh, indent=2)
