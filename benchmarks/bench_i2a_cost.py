@@ -9,7 +9,8 @@ env steps. The env's own stepping is timed
 separately and reported but not included in the ratio. Weights do not change the cost, so an
 untrained env model of the same architecture is used unless ``--env-model`` is given.
 
-    python benchmarks/bench_i2a_cost.py --taus 1 3 5 --repeats 5
+    python benchmarks/bench_i2a_cost.py --taus 1 3 5 --repeats 7 --copy-model \
+        --env-model assets/pretrained/env_model_small.keras --num-boxes 1
 """
 from __future__ import annotations
 
@@ -84,6 +85,8 @@ def main(argv=None):
     parser.add_argument("--env-model", default=None, help=".keras env model (default: untrained, same arch)")
     parser.add_argument("--num-boxes", type=int, default=None)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--copy-model", action="store_true",
+                        help="also time the copy-model I2A at the largest tau (env model share)")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args(argv)
     if args.threads:
@@ -114,6 +117,13 @@ def main(argv=None):
                          I2AConfig.preset(args.preset, rollout_length=tau), name="i2a_agent")
         agent.build((None,) + obs_shape)
         timers[f"i2a tau={tau}"] = _Timer(agent, a2c, obs_shape, obs_batch, last_obs)
+    if args.copy_model:
+        from i2a_keras.models.env_model import CopyModel
+        tau = max(args.taus)
+        agent = I2AAgent(obs_shape, n_actions, CopyModel(obs_shape=obs_shape, num_actions=n_actions),
+                         I2AConfig.preset(args.preset, rollout_length=tau), name="i2a_agent")
+        agent.build((None,) + obs_shape)
+        timers[f"copy tau={tau}"] = _Timer(agent, a2c, obs_shape, obs_batch, last_obs)
     for _ in range(args.repeats):  # round robin: load changes hit every agent alike
         for timer in timers.values():
             timer.once()
