@@ -103,6 +103,27 @@ def collect(args, names):
     return results
 
 
+def random_policy_solve_rate(num_boxes: int, num_levels: int) -> float:
+    """Held-out solve rate of the uniform random policy (same levels and evaluation as the runs)."""
+    sys.path.insert(0, ROOT)
+    import dataclasses
+
+    import keras
+    from i2a_keras.envs.observations import observation_shape
+    from i2a_keras.models import build_agent
+    from i2a_keras.training.config import model_free_preset
+    from i2a_keras.training.evaluate import evaluate_agent
+
+    keras.utils.set_random_seed(0)
+    config = model_free_preset("small")
+    env = dataclasses.replace(config.env, num_boxes=num_boxes)
+    agent = build_agent("model-free", observation_shape(tuple(env.dim_room), env.observation), 5,
+                        config.model)
+    for weight in agent.policy_head.weights:  # zero logits: uniform over the 5 actions
+        weight.assign(keras.ops.zeros_like(weight))
+    return float(evaluate_agent(agent, env, num_levels, 50, greedy=False)["solve_rate"])
+
+
 def _smooth(values, k=3):
     out = []
     for i in range(len(values)):
@@ -111,7 +132,7 @@ def _smooth(values, k=3):
     return out
 
 
-def plot(results, args):
+def plot(results, args, random_rate=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -131,7 +152,7 @@ def plot(results, args):
             n = min(len(c) for c in runs)
             frames = np.array([f for f, _ in runs[0][:n]])
             rates = np.array([_smooth([v for _, v in c[:n]]) for c in runs])
-            ax.plot(frames, rates.mean(0), label=f"{RUNS[name][2]} ({len(runs)} seeds)")
+            ax.plot(frames, rates.mean(0), label=f"{RUNS[name][2]} (n={len(runs)} seeds)")
             if len(runs) > 1:
                 ax.fill_between(frames, rates.min(0), rates.max(0), alpha=0.2)
         ax.set_xlabel("environment frames")
@@ -156,6 +177,10 @@ def plot(results, args):
             ax.bar(i, 100 * np.mean(vals), color=f"C{i}", alpha=0.7)
             ax.scatter([i] * len(vals), [100 * v for v in vals], color="k", s=12, zorder=3)
             ax.text(i, 100 * np.mean(vals) + 1, f"{100 * np.mean(vals):.1f}%", ha="center", fontsize=8)
+        if random_rate is not None:
+            ax.axhline(100 * random_rate, color="gray", ls="--", lw=1)
+            ax.text(len(names) - 0.5, 100 * random_rate + 1, f"uniform random policy {100 * random_rate:.1f}%",
+                    ha="right", fontsize=8, color="gray")
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels([RUNS[n][2] for n in names], rotation=20, ha="right", fontsize=8)
         ax.set_ylabel("held-out levels solved (%)")
@@ -203,14 +228,38 @@ def main(argv=None):
                 print(f"[{time.strftime('%H:%M:%S')}] {name} seed {seed}: exit {rc}", flush=True)
     results = collect(args, list(RUNS))
     os.makedirs(args.assets, exist_ok=True)
+    random_rate = random_policy_solve_rate(args.num_boxes, args.eval_levels)
+    print(f"uniform random policy: {100 * random_rate:.1f}% of {args.eval_levels} held-out levels")
     with open(os.path.join(args.assets, "i2a_results.json"), "w") as fh:
         json.dump({"frames": args.frames, "num_boxes": args.num_boxes, "seeds": args.seeds,
+                   "lr": args.lr, "random_policy_solve_rate": random_rate,
                    "runs": {n: {s: {k: v for k, v in r.items() if k != "curve"}
                                 for s, r in rs.items()} for n, rs in results.items()}}, fh, indent=2)
-    plot(results, args)
-    for name, runs in results.items():
-        vals = [r["final_eval_solve_rate"] for r in runs.values()]
-        print(f"{RUNS[name][2]:<24} held-out solve rate per seed: {vals}")
+    plot(results, args, random_rate)
+    print(markdown_table(results))
+
+
+def markdown_table(results) -> str:
+    """Held-out solve rate (mean and per seed), late training solve rate and throughput."""
+    lines = ["| agent | seeds | held-out solved, mean | per seed | training solve rate, last 20% of "
+             "frames | median SPS |", "|---|---|---|---|---|---|"]
+    for name in RUNS:
+        if name not in results:
+            continue
+        runs = results[name]
+        finals = [r["final_eval_solve_rate"] for r in runs.values() if r["final_eval_solve_rate"] is not None]
+        late = []
+        for r in runs.values():
+            if r["curve"]:
+                cut = 0.8 * r["curve"][-1][0]
+                late.extend(v for f, v in r["curve"] if f > cut)
+        sps = [r["median_sps"] for r in runs.values() if r["median_sps"]]
+        mean = f"{100 * sum(finals) / len(finals):.1f}%" if finals else "-"
+        per_seed = ", ".join(f"{100 * v:.1f}%" for v in finals) or "-"
+        late_s = f"{100 * sum(late) / len(late):.1f}%" if late else "-"
+        sps_s = f"{sorted(sps)[len(sps) // 2]:.0f}" if sps else "-"
+        lines.append(f"| {RUNS[name][2]} | {len(finals)} | {mean} | {per_seed} | {late_s} | {sps_s} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
