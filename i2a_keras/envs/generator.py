@@ -15,15 +15,20 @@ we keep the first two exactly, vectorised over a batch of levels:
    whose best score is 0 are rejected (gym-sokoban retries them too).
 
 gym-sokoban's step 3 is a depth-first search over up to 300,000 states (depth <= 300, actions
-ordered pull up/down/left/right then move up/down/left/right) in pure Python: ~5.5 s per 10x10/4-box
-level. We replace it by ``num_walkers`` independent *random* reverse-play walks of ``walk_length``
-steps (default 32 walks x 300 steps, the DFS depth limit) with the same 8 reverse actions, the same
-pull/move rules and the same score, keeping the best-scoring state over all walks. Like the DFS
-path, a walk is a reverse-play trajectory from the solved state, so every level is solvable by
-construction; the max over many long trajectories plays the role of the DFS's max over its visited
-states. All walks of all levels of a batch advance together as numpy array operations
-(``B * num_walkers`` walkers), which is what makes it >1000x faster. ``benchmarks/bench_generator.py``
-compares the difficulty (optimal push counts from ``solver.py``) with gym-sokoban's generator.
+ordered pull up/down/left/right then move up/down/left/right) in pure Python: ~5-8 CPU-s per
+10x10/4-box level. We replace it by ``num_walkers`` (32) reverse-play walks of ``walk_length``
+(300, the DFS depth limit) steps per level with the same pull/move rules and the same score,
+keeping the best-scoring state over all walks. All walks of all levels of a batch advance together
+as numpy array operations (``B * num_walkers`` walkers), which makes it >1000x faster. Every walk
+is a reverse-play trajectory from the solved state, so every level is solvable by construction.
+
+Choices that keep the difficulty close to gym-sokoban's (optimal push counts measured with
+``solver.py``, see ``benchmarks/bench_generator.py`` and docs/results.md): the DFS tries pull
+actions first, so a walker always pulls the box behind it when it moves away from it
+(``pull_prob=1.0``); the DFS keeps the best of ~300k states while 32 uniform random walks see only
+~10k and give easier levels (10x10/4: mean ~10 optimal pushes vs ~13), so with probability
+``greedy=0.6`` a walker steps in the free direction whose pull takes a box furthest from its target
+(random tie-break), which raises it to ~12 for about 3x the cost (still ~5 ms per 10x10 level).
 """
 from __future__ import annotations
 
@@ -87,13 +92,19 @@ def random_topology(rng: np.random.Generator, n: int, dim_room, num_gen_steps: i
     return level
 
 
-def _reverse_play(rng, walls, targets, player, width, num_walkers, walk_length):
+def _reverse_play(rng, walls, targets, player, width, num_walkers, walk_length, pull_prob=1.0,
+                  greedy=0.0):
     """Random reverse-play walks of all levels at once; best (score, boxes, player) per level.
 
     ``walls``: bool (B, H*W); ``targets``: flat (B, nb), box i starts on target i; ``player``: (B,).
-    Displacement and the number of boxes on targets are updated incrementally on each pull.
+    Each step a walker picks a direction; it moves there if the cell is free, pulling the box behind
+    it (with probability ``pull_prob``, gym-sokoban's pull vs move action). With probability
+    ``greedy`` the direction is the free one whose pull takes a box furthest from its target
+    (random tie-break) instead of a uniform one. Displacement and the number of boxes on targets
+    are updated incrementally.
     """
     b, hw = walls.shape
+    nb = targets.shape[1]
     m = b * num_walkers
     lvl = np.repeat(np.arange(b), num_walkers)
     wall_m = walls[lvl]
@@ -101,30 +112,49 @@ def _reverse_play(rng, walls, targets, player, width, num_walkers, walk_length):
     is_target[np.arange(b)[:, None], targets] = True
     is_target_m = is_target[lvl]
     boxes = np.repeat(targets, num_walkers, axis=0)
-    occ = np.zeros((m, hw), bool)
     ar = np.arange(m)
-    occ[ar[:, None], boxes] = True
+    bid = np.full((m, hw), -1, np.int8)  # box index per cell, -1 = no box
+    bid[ar[:, None], boxes] = np.arange(nb, dtype=np.int8)
     tr, tc = np.divmod(boxes, width)
     p = np.repeat(player, num_walkers)
     pulls = np.zeros(m, np.int64)
     disp = np.zeros(m, np.int64)
-    on_target = np.full(m, targets.shape[1], np.int64)
+    on_target = np.full(m, nb, np.int64)
     best_score = np.zeros(m, np.int64)
     best_boxes = boxes.copy()
-    best_player = p.copy()
+    best_p = p.copy()
     delta_tab = _CHANGE[:, 0] * width + _CHANGE[:, 1]
     for _ in range(walk_length):
-        a = rng.integers(0, 8, m)
-        delta = delta_tab[a % 4]
+        direction = rng.integers(0, 4, m)
+        if greedy > 0:
+            g = np.nonzero(rng.random(m) < greedy)[0]
+            pg = p[g]
+            cand = pg[:, None] + delta_tab
+            back = pg[:, None] - delta_tab
+            ok = ~wall_m[g[:, None], cand] & (bid[g[:, None], cand] < 0)
+            j = bid[g[:, None], back].astype(np.int64)
+            has = j >= 0
+            j = np.maximum(j, 0)
+            t_r, t_c = tr[g[:, None], j], tc[g[:, None], j]
+            pr, pc = np.divmod(pg, width)
+            br_, bc_ = np.divmod(back, width)
+            gain = (np.abs(pr[:, None] - t_r) + np.abs(pc[:, None] - t_c)
+                    - np.abs(br_ - t_r) - np.abs(bc_ - t_c)) * has
+            key = np.where(ok, gain + rng.random(gain.shape) * 0.5, -np.inf)
+            direction[g] = key.argmax(axis=1)
+        delta = delta_tab[direction]
         nxt = p + delta
-        free = ~wall_m[ar, nxt] & ~occ[ar, nxt]
+        free = ~wall_m[ar, nxt] & (bid[ar, nxt] < 0)
         behind = p - delta
-        pi = np.nonzero(free & (a < 4) & occ[ar, behind])[0]
+        pull = free & (bid[ar, behind] >= 0)
+        if pull_prob < 1.0:
+            pull &= rng.random(m) < pull_prob
+        pi = np.nonzero(pull)[0]
         if pi.size:
             src, dst = behind[pi], p[pi]
-            j = (boxes[pi] == src[:, None]).argmax(axis=1)
-            occ[pi, src] = False
-            occ[pi, dst] = True
+            j = bid[pi, src].astype(np.int64)
+            bid[pi, src] = -1
+            bid[pi, dst] = j
             boxes[pi, j] = dst
             r0, c0 = np.divmod(src, width)
             r1, c1 = np.divmod(dst, width)
@@ -138,16 +168,17 @@ def _reverse_play(rng, walls, targets, player, width, num_walkers, walk_length):
         if better.size:
             best_score[better] = score[better]
             best_boxes[better] = boxes[better]
-            best_player[better] = p[better]
+            best_p[better] = p[better]
     s = best_score.reshape(b, num_walkers)
     k = s.argmax(axis=1)
     sel = np.arange(b) * num_walkers + k
-    return s[np.arange(b), k], best_boxes[sel], best_player[sel]
+    return s[np.arange(b), k], best_boxes[sel], best_p[sel]
 
 
 def generate_levels(n: int, dim_room=(10, 10), num_boxes: int = 4, *, seed=None, rng=None,
                     num_gen_steps: int | None = None, num_walkers: int = 32, walk_length: int = 300,
-                    max_rounds: int = 1000, return_scores: bool = False):
+                    pull_prob: float = 1.0, greedy: float = 0.6, max_rounds: int = 1000,
+                    return_scores: bool = False):
     """Generate ``n`` solvable levels ``(room_fixed, room_state)``, each ``uint8 (n, H, W)``.
 
     ``room_fixed`` holds walls/floor/targets, ``room_state`` adds boxes (4) and the player (5) like
@@ -185,7 +216,7 @@ def generate_levels(n: int, dim_room=(10, 10), num_boxes: int = 4, *, seed=None,
         player = order[:, 0]
         targets = order[:, 1:1 + num_boxes]
         score, boxes, pl = _reverse_play(rng, ~flat_floor, targets, player, w, num_walkers,
-                                         walk_length)
+                                         walk_length, pull_prob, greedy)
         good = np.nonzero(score > 0)[0][:need]
         if good.size == 0:
             continue
