@@ -56,7 +56,9 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=30, help="timed calls per variant per repeat")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--checkpoint", action="append", default=[], metavar="NAME=PATH")
-    p.add_argument("--eval-data", default=None)
+    p.add_argument("--eval-data", default=None, help="held-out transition data set(s), comma-separated")
+    p.add_argument("--eval-samples", type=int, default=20000, help="one-step transitions evaluated")
+    p.add_argument("--eval-windows", type=int, default=2000, help="open-loop windows evaluated")
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args(argv)
 
@@ -94,8 +96,10 @@ def main(argv=None):
         from i2a_keras.training.env_model_eval import evaluate_env_model
         data, _ = load_transitions(args.eval_data)
         for name in trained:
-            accuracy[name] = evaluate_env_model(models[name], data, rollout_k=args.rollout_length)
-        accuracy["copy"] = evaluate_env_model(models["copy"], data, rollout_k=args.rollout_length)
+            accuracy[name] = evaluate_env_model(models[name], data, args.rollout_length, args.eval_samples,
+                                                args.eval_windows)
+        accuracy["copy"] = evaluate_env_model(models["copy"], data, args.rollout_length, args.eval_samples,
+                                              args.eval_windows)
 
     rows = []
     print(f"# env-model cost: batch {batch} (= {args.num_actions} actions x {args.num_envs} envs), "
