@@ -1,7 +1,8 @@
 """Reproduce the I2A experiments on the small CPU Sokoban (Weber et al., 2017, Sec. 4.1-4.2).
 
 Runs, sequentially and with the same frame budget, every (agent, seed) of the comparison
-    model-free | I2A (tau=5) | copy-model I2A (tau=5) | I2A tau=1 | I2A tau=3 [| no-reward I2A]
+    model-free | I2A (tau=5) | copy-model I2A (tau=5) | I2A tau=1 | I2A tau=3
+    [| I2A (tau=5) with env model v2 | no-reward I2A (tau=5) with the matching no-reward model]
 through ``python -m i2a_keras.train i2a`` (A2C), then evaluates held-out solve rates (the
 trainer's final evaluation on the held-out level split, actions sampled from the policy) and draws
     assets/i2a_learning_curves.png      training solve rate vs frames, agents
@@ -28,21 +29,23 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# name -> (agent kind, rollout length or None, label)
+# name -> (agent kind, rollout length or None, label, env-model argument)
 RUNS = {
-    "model-free": ("model-free", None, "model-free"),
-    "i2a": ("i2a", 5, "I2A (tau=5)"),
-    "copy-model": ("i2a-copy-model", 5, "copy-model I2A (tau=5)"),
-    "i2a-tau3": ("i2a", 3, "I2A tau=3"),
-    "i2a-tau1": ("i2a", 1, "I2A tau=1"),
-    "no-reward": ("i2a-no-reward", 5, "no-reward I2A (tau=5)"),
+    "model-free": ("model-free", None, "model-free", None),
+    "i2a": ("i2a", 5, "I2A (tau=5)", "env_model"),
+    "copy-model": ("i2a-copy-model", 5, "copy-model I2A (tau=5)", None),
+    "i2a-tau3": ("i2a", 3, "I2A tau=3", "env_model"),
+    "i2a-tau1": ("i2a", 1, "I2A tau=1", "env_model"),
+    # the no-reward control and the I2A with the reward model trained on the same data
+    "i2a-v2": ("i2a", 5, "I2A (tau=5), env model v2", "env_model_v2"),
+    "no-reward": ("i2a-no-reward", 5, "no-reward I2A (tau=5), v2", "no_reward_env_model"),
 }
-AGENT_PLOT = ("model-free", "i2a", "copy-model", "no-reward")
+AGENT_PLOT = ("model-free", "i2a", "copy-model", "i2a-v2", "no-reward")
 TAU_PLOT = ("i2a-tau1", "i2a-tau3", "i2a")
 
 
 def run_command(name, seed, args):
-    agent, tau, _ = RUNS[name]
+    agent, tau, _, env_model_arg = RUNS[name]
     run_dir = os.path.join(args.out, f"{name}_s{seed}")
     if os.path.isfile(os.path.join(run_dir, "summary.json")):
         return None, run_dir
@@ -64,10 +67,8 @@ def run_command(name, seed, args):
                   "--set", "run.progress=false"]
     if tau is not None:
         cmd += ["--set", f"i2a.rollout_length={tau}", "--set", f"i2a.seed={seed}"]
-    if agent == "i2a":
-        cmd += ["--env-model", args.env_model]
-    elif agent == "i2a-no-reward":
-        cmd += ["--env-model", args.no_reward_env_model]
+    if env_model_arg:
+        cmd += ["--env-model", getattr(args, env_model_arg)]
     return cmd, run_dir
 
 
@@ -194,6 +195,8 @@ def plot(results, args, random_rate=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env-model", default=None, help="pretrained .keras env model (with reward)")
+    parser.add_argument("--env-model-v2", default=None,
+                        help="reward env model trained on the same data as --no-reward-env-model")
     parser.add_argument("--no-reward-env-model", default=None, help="env model trained without reward")
     parser.add_argument("--frames", type=int, default=100_000, help="frame budget of every run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -210,12 +213,12 @@ def main(argv=None):
     parser.add_argument("--plot-only", action="store_true")
     args = parser.parse_args(argv)
 
-    names = args.runs or [n for n in RUNS if n != "no-reward" or args.no_reward_env_model]
+    names = args.runs or [n for n in RUNS if RUNS[n][3] is None or getattr(args, RUNS[n][3])]
     if not args.plot_only:
-        if any(RUNS[n][0] == "i2a" for n in names) and not args.env_model:
-            parser.error("--env-model is required for the I2A runs")
-        if "no-reward" in names and not args.no_reward_env_model:
-            parser.error("--no-reward-env-model is required for the no-reward run")
+        missing = sorted({"--" + RUNS[n][3].replace("_", "-") for n in names
+                          if RUNS[n][3] and not getattr(args, RUNS[n][3])})
+        if missing:
+            parser.error(f"runs {names} need {', '.join(missing)}")
         os.makedirs(args.out, exist_ok=True)
         for seed in args.seeds:
             for name in names:
