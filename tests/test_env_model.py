@@ -168,3 +168,38 @@ def test_keras_safe_mode_round_trip(tmp_path, kind):
     for key in a:
         np.testing.assert_allclose(np.asarray(a[key]), np.asarray(b[key]), atol=1e-6)
     assert loaded.get_config() == model.get_config()
+
+
+@pytest.mark.parametrize("preset", ["compact32", "paper_size"])
+def test_paper_style_reward_head_shapes(preset):
+    model = EnvModel.from_env_model_config(EnvModelConfig.preset(preset))
+    assert not model.reward_from_frames
+    obs, actions, _ = _walk_batch(3, size=7)
+    out = model(obs, actions)
+    assert out["frame_logits"].shape == (3, 7, 7, 7) and out["reward_logits"].shape == (3, 5)
+
+
+def test_pretrained_small_model_predicts_real_transitions():
+    """The committed compact model (docs/design.md) imagines real 7x7 Sokoban steps correctly."""
+    import os
+
+    from i2a_keras.training.actor_critic import make_env
+    from i2a_keras.training.config import EnvConfig
+    path = os.path.join(os.path.dirname(__file__), "..", "assets", "pretrained", "env_model_small.keras")
+    model = load_env_model(path)
+    env = make_env(EnvConfig(), num_envs=16, split="eval", seed=123)
+    obs, _ = env.reset(seed=123)
+    rng = np.random.default_rng(0)
+    frames_right = rewards_right = total = 0
+    for _ in range(20):
+        actions = rng.integers(0, 5, 16)
+        nxt, rewards, term, trunc, info = env.step(actions)
+        done = term | trunc
+        real = np.where(done[:, None, None, None], info.get("final_obs", nxt), nxt)
+        pred, pred_r = model.predict_next(obs, actions)
+        frames_right += int((np.asarray(pred) == real).all(axis=(1, 2, 3)).sum())
+        rewards_right += int((np.abs(np.asarray(pred_r) - rewards) < 1e-4).sum())
+        total += len(actions)
+        obs = nxt
+    env.close()
+    assert frames_right / total > 0.97 and rewards_right / total > 0.95
