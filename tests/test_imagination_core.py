@@ -85,3 +85,12 @@ def test_bad_arguments_raise():
         ImaginationCore(object(), RolloutPolicy(NUM_ACTIONS, (8,), (3,), (1,), 16), NUM_ACTIONS)
     with pytest.raises(ValueError, match=r"\(B, H, W, C\)"):
         _core()(random_obs(2)[0])
+
+
+def test_sampling_draws_fresh_actions_on_every_compiled_call():
+    core = _core(tau=4, sampling="sample", seed=5)
+    obs = random_obs(8)
+    imagine = tf.function(lambda o: core(o)["actions"])
+    first, second = imagine(obs).numpy(), imagine(obs).numpy()
+    np.testing.assert_array_equal(first[:, :, 0], second[:, :, 0])
+    assert (first[:, :, 1:] != second[:, :, 1:]).any()
