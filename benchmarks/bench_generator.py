@@ -1,13 +1,16 @@
 """Level generation speed and difficulty: our generator vs gym-sokoban 0.0.6's vs Boxoban.
 
-Speed: levels/s of ``generate_levels`` (one process, and ``build_pool`` with all cores) against
-gym-sokoban's ``room_utils.generate_room`` (its retries on failure included, like its reset).
+Speed: levels per CPU-second of ``generate_levels`` in one process against gym-sokoban's
+``room_utils.generate_room`` (its retries on failure included, like its reset), measured as process
+CPU time so that other load on a shared machine affects both alike; plus wall-clock levels/s with
+``--workers`` processes (our ``build_pool`` vs gym-sokoban in a process pool).
 Difficulty: the BFS push solver (``i2a_keras/envs/solver.py``) on a sample of each source: the
 fraction solved within ``--max-states`` and the distribution of optimal push counts.
 
-    python benchmarks/bench_generator.py --dim 10 10 --boxes 4 --n-gym 40 --n-difficulty 100
+    python benchmarks/bench_generator.py --dim 10 10 --boxes 4 --n-gym 8 --n-difficulty 150
 """
 import argparse
+import json
 import multiprocessing as mp
 import os
 import sys
@@ -31,9 +34,9 @@ def _gym_levels(args):
         warnings.simplefilter("ignore")
         src = GymSokobanSource(dim, boxes)
         src.seed(seed)
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         f, s = src.sample(n)
-        return f, s, time.perf_counter() - t0
+        return f, s, time.process_time() - t0
 
 
 def _solve_one(args):
@@ -71,17 +74,23 @@ def main():
         "I2A_BOXOBAN_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
                                         "boxoban-levels")))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gym-levels", default=None,
+                   help="optional .npz (room_fixed, room_state) of extra gym-sokoban levels made with "
+                        "its room_utils.generate_room, added to the difficulty sample")
+    p.add_argument("--ours-kwargs", default="{}", help="generate_levels keyword overrides (JSON)")
     args = p.parse_args()
     dim = tuple(args.dim)
     print(f"dim={dim} boxes={args.boxes} workers={args.workers}", flush=True)
 
-    t0 = time.perf_counter()
-    E.generate_levels(args.n_ours, dim, args.boxes, seed=args.seed)
-    ours_1 = args.n_ours / (time.perf_counter() - t0)
+    kw = json.loads(args.ours_kwargs)
+    print(f"our generator settings: {kw or 'defaults'}", flush=True)
+    t0 = time.process_time()
+    E.generate_levels(args.n_ours, dim, args.boxes, seed=args.seed, **kw)
+    ours_1 = args.n_ours / (time.process_time() - t0)
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         E.build_pool(os.path.join(d, "pool.npz"), args.n_ours, dim, args.boxes, seed=args.seed,
-                     workers=args.workers, progress=False)
+                     workers=args.workers, progress=False, **kw)
         ours_p = args.n_ours / (time.perf_counter() - t0)
 
     ctx = mp.get_context("spawn")
@@ -96,16 +105,22 @@ def main():
         gym_cpu = sum(o[2] for o in out)
         gym_1 = args.n_gym / gym_cpu
         gym_p = args.n_gym / wall
-        print(f"gym-sokoban generator : {gym_1:10.3f} levels/s per process ({1 / gym_1:.2f} s/level), "
-              f"{gym_p:.3f} levels/s with {args.workers} processes", flush=True)
-        print(f"ours, 1 process       : {ours_1:10.1f} levels/s ({1e3 / ours_1:.2f} ms/level)  "
-              f"{ours_1 / gym_1:8.0f}x gym-sokoban per process", flush=True)
-        print(f"ours, build_pool x{args.workers}   : {ours_p:10.1f} levels/s  "
+        print(f"gym-sokoban generator : {gym_1:10.3f} levels/CPU-s ({1 / gym_1:.2f} CPU-s/level); "
+              f"{gym_p:.3f} levels/s wall with {args.workers} processes", flush=True)
+        print(f"ours, generate_levels : {ours_1:10.1f} levels/CPU-s ({1e3 / ours_1:.2f} CPU-ms/level)  "
+              f"{ours_1 / gym_1:8.0f}x gym-sokoban", flush=True)
+        print(f"ours, build_pool x{args.workers}   : {ours_p:10.1f} levels/s wall  "
               f"{ours_p / gym_p:8.0f}x gym-sokoban with {args.workers} processes", flush=True)
 
-        ours_f, ours_s = E.generate_levels(args.n_difficulty, dim, args.boxes, seed=args.seed + 1)
+        ours_f, ours_s = E.generate_levels(args.n_difficulty, dim, args.boxes, seed=args.seed + 1, **kw)
         _difficulty("ours", ours_f, ours_s, args.max_states, pool)
-        _difficulty("gym-sokoban", gym_f, gym_s, args.max_states, pool)
+        _difficulty("gym-sokoban (this run)", gym_f, gym_s, args.max_states, pool)
+        if args.gym_levels:
+            with np.load(args.gym_levels) as z:
+                gf, gs = z["room_fixed"], z["room_state"]
+            if gf.shape[1:] == dim:
+                k = min(len(gf), args.n_difficulty)
+                _difficulty("gym-sokoban (--gym-levels)", gf[:k], gs[:k], args.max_states, pool)
         d = os.path.join(args.boxoban_dir, "unfiltered", "train")
         if dim == (10, 10) and args.boxes == 4 and os.path.isdir(d):
             bf, bs = load_boxoban(d)

@@ -28,7 +28,10 @@ actions first, so a walker always pulls the box behind it when it moves away fro
 (``pull_prob=1.0``); the DFS keeps the best of ~300k states while 32 uniform random walks see only
 ~10k and give easier levels (10x10/4: mean ~10 optimal pushes vs ~13), so with probability
 ``greedy=0.6`` a walker steps in the free direction whose pull takes a box furthest from its target
-(random tie-break), which raises it to ~12 for about 3x the cost (still ~5 ms per 10x10 level).
+(random tie-break), which raises it to ~11-12 for about 3x the cost (still <5 ms per 10x10 level).
+On small rooms (fewer than 49 interior cells, e.g. 7x7) the walks already cover the reachable
+states and match gym-sokoban's difficulty (7x7/2: mean 4.3 vs 4.5 optimal pushes), so ``greedy``
+defaults to 0 there (``greedy=None`` picks the default by room size).
 """
 from __future__ import annotations
 
@@ -45,6 +48,10 @@ _MASKS = np.array([
     [[0, 0, 0], [0, 1, 1], [0, 1, 0]],
 ], dtype=bool)
 _DIRECTIONS = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]], dtype=np.int64)
+# Default probability of a displacement-greedy step, used for rooms with at least this many
+# interior cells (on 7x7 rooms uniform walks already match gym-sokoban's difficulty).
+GREEDY = 0.6
+GREEDY_MIN_INTERIOR = 49
 # Reverse-play actions 0-3 pull up/down/left/right, 4-7 move (gym-sokoban's reverse_move).
 _CHANGE = np.array([[-1, 0], [1, 0], [0, -1], [0, 1]], dtype=np.int64)
 
@@ -177,13 +184,14 @@ def _reverse_play(rng, walls, targets, player, width, num_walkers, walk_length, 
 
 def generate_levels(n: int, dim_room=(10, 10), num_boxes: int = 4, *, seed=None, rng=None,
                     num_gen_steps: int | None = None, num_walkers: int = 32, walk_length: int = 300,
-                    pull_prob: float = 1.0, greedy: float = 0.6, max_rounds: int = 1000,
+                    pull_prob: float = 1.0, greedy: float | None = None, max_rounds: int = 1000,
                     return_scores: bool = False):
     """Generate ``n`` solvable levels ``(room_fixed, room_state)``, each ``uint8 (n, H, W)``.
 
     ``room_fixed`` holds walls/floor/targets, ``room_state`` adds boxes (4) and the player (5) like
     gym-sokoban's ``generate_room``. No box starts on a target and the player does not start on a
-    target. Reproducible given ``seed`` (or a ``numpy.random.Generator`` ``rng``).
+    target. Reproducible given ``seed`` (or a ``numpy.random.Generator`` ``rng``). Search knobs:
+    ``num_walkers``, ``walk_length``, ``pull_prob``, ``greedy`` (see the module docstring).
     """
     h, w = check_request(dim_room, num_boxes)
     if n < 0:
@@ -192,6 +200,10 @@ def generate_levels(n: int, dim_room=(10, 10), num_boxes: int = 4, *, seed=None,
         raise ValueError("num_walkers and walk_length must be >= 1")
     if rng is None:
         rng = np.random.default_rng(seed)
+    if greedy is None:
+        greedy = GREEDY if (h - 2) * (w - 2) >= GREEDY_MIN_INTERIOR else 0.0
+    if not 0.0 <= greedy <= 1.0 or not 0.0 <= pull_prob <= 1.0:
+        raise ValueError(f"greedy and pull_prob must be in [0, 1], got {greedy}, {pull_prob}")
     out_fixed, out_state, out_score = [], [], []
     have = 0
     rounds = 0
