@@ -77,6 +77,7 @@ def main():
     p.add_argument("--gym-levels", default=None,
                    help="optional .npz (room_fixed, room_state) of extra gym-sokoban levels made with "
                         "its room_utils.generate_room, added to the difficulty sample")
+    p.add_argument("--save-gym", default=None, help="save this run's gym-sokoban levels to an .npz")
     p.add_argument("--ours-kwargs", default="{}", help="generate_levels keyword overrides (JSON)")
     args = p.parse_args()
     dim = tuple(args.dim)
@@ -103,6 +104,8 @@ def main():
         gym_f = np.concatenate([o[0] for o in out])
         gym_s = np.concatenate([o[1] for o in out])
         gym_cpu = sum(o[2] for o in out)
+        if args.save_gym:
+            np.savez_compressed(args.save_gym, room_fixed=gym_f, room_state=gym_s)
         gym_1 = args.n_gym / gym_cpu
         gym_p = args.n_gym / wall
         print(f"gym-sokoban generator : {gym_1:10.3f} levels/CPU-s ({1 / gym_1:.2f} CPU-s/level); "
