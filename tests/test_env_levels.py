@@ -157,3 +157,37 @@ def test_generator_source_prefetch_same_levels():
     a.seed(5)  # reseeding restarts the stream
     b.seed(5)
     np.testing.assert_array_equal(a.sample(4)[1], b.sample(4)[1])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_generator_source_fork_safe():
+    """A forked child (e.g. a multiprocessing worker) can keep sampling from a prefetching source."""
+    import signal
+    import time
+
+    src = E.GeneratorSource((7, 7), 2, chunk=16, buffer_chunks=8)
+    src.seed(0)
+    src.sample(2)
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 0
+            try:
+                f, _ = src.sample(40)
+                code = 0 if f.shape == (40, 7, 7) else 1
+            except BaseException:
+                code = 2
+            os._exit(code)
+        deadline = time.time() + 30
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.time() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail("forked child deadlocked while sampling levels")
+            time.sleep(0.01)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert src.sample(5)[0].shape == (5, 7, 7)
+    src.close()

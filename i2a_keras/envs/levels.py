@@ -21,6 +21,7 @@ import hashlib
 import os
 import random as _pyrandom
 import threading
+import weakref
 from collections import deque
 
 import numpy as np
@@ -130,9 +131,11 @@ class GeneratorSource(LevelSource):
         self.prefetch, self.buffer_chunks = bool(prefetch), int(buffer_chunks)
         self.generator_kwargs = generator_kwargs
         self._cond = threading.Condition()
+        self._gen_lock = threading.Lock()  # held by the prefetch thread while it uses self.rng
         self._thread = None
         self._reset_buffer()
         self._pool = None
+        _PREFETCHING.add(self)
 
     def _reset_buffer(self):
         self._queue = deque()  # chunks (fixed, state) in generation order
@@ -143,12 +146,15 @@ class GeneratorSource(LevelSource):
     def __getstate__(self):
         state = self.__dict__.copy()
         state["_cond"] = None
+        state["_gen_lock"] = None
         state["_thread"] = None
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._cond = threading.Condition()
+        self._gen_lock = threading.Lock()
+        _PREFETCHING.add(self)
 
     def _stop_thread(self):
         if self._thread is not None:
@@ -173,6 +179,7 @@ class GeneratorSource(LevelSource):
         elif self.prefetch:
             self._thread = threading.Thread(target=self._worker, daemon=True,
                                             name="sokoban-level-prefetch")
+            self._pid = os.getpid()
             self._thread.start()
 
     def _generate(self, n: int):
@@ -198,7 +205,8 @@ class GeneratorSource(LevelSource):
                 if self._stop:
                     return
             try:
-                chunk = self._generate(self.chunk)
+                with self._gen_lock:
+                    chunk = self._generate(self.chunk)
             except BaseException as e:  # surfaced by sample()
                 with self._cond:
                     self._error = e
@@ -237,10 +245,39 @@ class GeneratorSource(LevelSource):
     def sample(self, n: int):
         if self._pool is not None:
             return self._pool.sample(n)
+        if self._thread is not None and self._pid != os.getpid():
+            # forked child: the prefetch thread does not exist here and the lock may be stale;
+            # continue synchronously from the copied buffer and random state
+            self._cond = threading.Condition()
+            self._thread = None
+            self.prefetch = False
+            self._error = None
         if self._thread is None and self.prefetch:
             self.seed(None)  # first use without seed(): start from fresh entropy
         with self._cond:
             return self._take(n)
+
+
+# Fork safety: a fork must not happen while a prefetch thread is inside numpy's random generator
+# (its lock would stay held in the child). Forks wait for the current chunk to finish; the child
+# continues synchronously (see GeneratorSource.sample).
+_PREFETCHING: "weakref.WeakSet[GeneratorSource]" = weakref.WeakSet()
+
+
+def _before_fork():
+    for src in list(_PREFETCHING):
+        if src._gen_lock is not None:
+            src._gen_lock.acquire()
+
+
+def _after_fork():
+    for src in list(_PREFETCHING):
+        if src._gen_lock is not None and src._gen_lock.locked():
+            src._gen_lock.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
 
 
 class BoxobanSource(ArraySource):
