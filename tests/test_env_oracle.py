@@ -5,11 +5,10 @@ import warnings
 import numpy as np
 import pytest
 
+from i2a_keras.envs import gym_sokoban_compat as compat
 from i2a_keras.envs.core import SokobanBatch, state_to_rooms
 from i2a_keras.envs.generator import generate_levels
 from i2a_keras.envs.observations import render_rgb, tiny_rgb
-
-compat = pytest.importorskip("i2a_keras.envs.gym_sokoban_compat")
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
 
 
