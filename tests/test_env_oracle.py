@@ -1,6 +1,5 @@
 """Oracle tests: our batched rules/renders equal gym-sokoban 0.0.6's on the same rooms and actions."""
 import os
-import warnings
 
 import numpy as np
 import pytest
