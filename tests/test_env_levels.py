@@ -99,7 +99,7 @@ def test_pool_roundtrip(tmp_path):
     f2, s2, meta = E.load_pool(path)
     np.testing.assert_array_equal(f, f2)
     np.testing.assert_array_equal(s, s2)
-    assert "num_boxes" in meta
+    assert "num_boxes" in meta and f"('generator_version', {E.generator.GENERATOR_VERSION})" in meta
     src = E.make_level_source(path)
     src.seed(0)
     pf, ps = src.sample(8)

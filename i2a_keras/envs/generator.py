@@ -39,6 +39,11 @@ import numpy as np
 
 from .core import BOX, FLOOR, PLAYER, TARGET, WALL
 
+# Version of the level distribution for a given seed (record it with results; bump on any change):
+# 1 = uniform reverse-play walks (7ccfdb7), 2 = pull-first + greedy on all sizes (f82f669),
+# 3 = greedy only on rooms with >= 49 interior cells (f5e0a11).
+GENERATOR_VERSION = 3
+
 # gym-sokoban's random-walk floor masks.
 _MASKS = np.array([
     [[0, 0, 0], [1, 1, 1], [0, 0, 0]],

@@ -28,7 +28,7 @@ import numpy as np
 
 from .boxoban import load_boxoban
 from .core import validate_levels
-from .generator import check_request, generate_levels
+from .generator import GENERATOR_VERSION, check_request, generate_levels
 
 SPLITS = ("all", "train", "eval")
 
@@ -416,7 +416,7 @@ def build_pool(path: str, num_levels: int, dim_room=(10, 10), num_boxes: int = 4
             pool.join()
     fixed, state = np.concatenate(fixed), np.concatenate(state)
     save_pool(path, fixed, state, dim_room=tuple(dim_room), num_boxes=num_boxes, seed=seed,
-              **generator_kwargs)
+              generator_version=GENERATOR_VERSION, **generator_kwargs)
     return fixed, state
 
 
