@@ -104,6 +104,8 @@ def test_checkpoint_round_trip_model_optimizer_counters(tmp_path):
     (["--set", "env.max_steps"], "key=value"),
     (["--num-envs", "x"], "--num-envs"),
     (["nonsense"], "unknown subcommand"),
+    (["--set", "env.levels=boxoban:/no/such/dir"], "does not exist"),
+    (["--set", "env.levels=levels-from-nowhere"], "unknown level source spec"),
 ])
 def test_bad_arguments_exit_with_usage_error(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:

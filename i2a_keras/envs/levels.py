@@ -420,6 +420,30 @@ def build_pool(path: str, num_levels: int, dim_room=(10, 10), num_boxes: int = 4
     return fixed, state
 
 
+def check_level_spec(spec: str) -> None:
+    """Raise ValueError unless ``spec`` names a level source :func:`make_level_source` can open.
+
+    Cheap (no level is read): used to reject a bad ``env.levels`` when a config is made.
+    """
+    if spec in (None, "generator", "gym_sokoban"):
+        return
+    if not isinstance(spec, (str, os.PathLike)):
+        raise ValueError(f"level source spec must be a string, got {type(spec).__name__}")
+    spec = os.fspath(spec)
+    for prefix in ("boxoban:", "pool:"):
+        if spec.startswith(prefix):
+            path = spec[len(prefix):]
+            if not os.path.exists(path):
+                raise ValueError(f"level source {spec!r}: {path!r} does not exist")
+            return
+    if spec.endswith(".npz") or spec.endswith(".txt") or os.path.isdir(spec):
+        if not os.path.exists(spec):
+            raise ValueError(f"level source {spec!r} does not exist")
+        return
+    raise ValueError(f"unknown level source spec {spec!r}: use 'generator', 'gym_sokoban', "
+                     "'boxoban:PATH' or 'pool:PATH.npz'")
+
+
 def make_level_source(spec=None, dim_room=(10, 10), num_boxes: int = 4, split: str | None = None,
                       holdout_fraction: float = 0.1, **kwargs) -> LevelSource:
     """Build a level source from ``spec``.

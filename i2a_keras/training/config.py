@@ -14,6 +14,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from i2a_keras.envs.levels import check_level_spec
 from i2a_keras.algos.a2c import A2CConfig
 from i2a_keras.models.model_free import ModelFreeConfig
 
@@ -50,6 +51,10 @@ class EnvConfig:
                              f"{self.num_boxes}, {self.max_steps}")
         if not 0.0 < self.holdout_fraction < 1.0:
             raise ValueError(f"env.holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
+        try:
+            check_level_spec(self.levels)
+        except ValueError as exc:
+            raise ValueError(f"env.levels: {exc}") from exc
 
 
 @dataclass
