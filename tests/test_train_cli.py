@@ -141,6 +141,25 @@ def test_evaluate_subcommand(tiny_run, capsys):
     assert os.path.isfile(os.path.join(run_dir, "checkpoints", "final.eval.json"))
 
 
+def test_evaluate_gif_of_several_episodes(tiny_run, tmp_path):
+    import imageio.v3 as iio
+
+    run_dir, _ = tiny_run
+    ckpt = os.path.join(run_dir, "checkpoints", "final.keras")
+    lengths = {}
+    for n in (1, 3):
+        gif = str(tmp_path / f"ep{n}.gif")
+        train.main(["evaluate", "--checkpoint", ckpt, "--gif", gif, "--set", "eval.num_levels=2",
+                    f"gif_episodes={n}"])
+        frames = iio.imread(gif, index=None)
+        assert frames.shape[1:] == (5 * 16, 5 * 16, 3)
+        lengths[n] = len(frames)
+    assert lengths[3] > lengths[1] >= 2
+    with pytest.raises(SystemExit):
+        train.main(["evaluate", "--checkpoint", ckpt, "--gif", str(tmp_path / "x.gif"),
+                    "--set", "gif_episodes=0"])
+
+
 def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     """A run killed with SIGKILL after its first checkpoint, resumed, equals an uninterrupted run."""
     import subprocess

@@ -79,12 +79,15 @@ def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, g
 
 
 def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: int | None = None,
-                       fps: float = 4.0) -> str:
-    """Play one held-out level and save it as a GIF (gym-sokoban sprites, 16 px per tile)."""
+                       fps: float = 4.0, episodes: int = 1) -> str:
+    """Play ``episodes`` consecutive held-out levels and save them as one GIF (gym-sokoban
+    sprites, 16 px per tile); each episode's last frame is held for a second."""
     from i2a_keras.envs.observations import observation_to_rooms, render_rgb
     from i2a_keras.training.actor_critic import make_env
     from i2a_keras.training.media import save_gif
 
+    if int(episodes) < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
     seed = env.eval_seed if seed is None else int(seed)
     venv = make_env(env, 1, "eval", seed)
     rng = np.random.default_rng(seed)
@@ -92,15 +95,19 @@ def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: 
     obs, _ = venv.reset(seed=seed)
     frames = [render_rgb(observation_to_rooms(obs, env.observation))[0]]
     try:
-        for _ in range(env.max_steps):
-            obs, _, terminated, truncated, info = venv.step(_act(logits_fn, obs, greedy, rng))
-            if terminated[0] or truncated[0]:
-                final = info["final_obs"]
-                last = np.asarray(final[0]) if final.dtype == object else final[:1]
-                frames.append(render_rgb(observation_to_rooms(np.reshape(last, (1,) + last.shape[-3:]),
-                                                              env.observation))[0])
-                break
-            frames.append(render_rgb(observation_to_rooms(obs, env.observation))[0])
+        for episode in range(int(episodes)):
+            if episode:
+                frames.append(render_rgb(observation_to_rooms(obs, env.observation))[0])
+            for _ in range(env.max_steps):
+                obs, _, terminated, truncated, info = venv.step(_act(logits_fn, obs, greedy, rng))
+                if terminated[0] or truncated[0]:
+                    final = info["final_obs"]
+                    last = np.asarray(final[0]) if final.dtype == object else final[:1]
+                    last_frame = render_rgb(observation_to_rooms(
+                        np.reshape(last, (1,) + last.shape[-3:]), env.observation))[0]
+                    frames.extend([last_frame] * max(1, int(round(fps))))
+                    break
+                frames.append(render_rgb(observation_to_rooms(obs, env.observation))[0])
     finally:
         venv.close()
     return save_gif(frames, path, fps=fps)
@@ -121,6 +128,11 @@ class EvaluateConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int | None = None
     gif: str = ""
+    gif_episodes: int = 1
+
+    def __post_init__(self):
+        if int(self.gif_episodes) < 1:
+            raise ValueError(f"gif_episodes must be >= 1, got {self.gif_episodes}")
 
 
 def build_config(preset: str) -> EvaluateConfig:
@@ -138,7 +150,7 @@ def add_arguments(parser):
     from i2a_keras.training.cli import add_common_arguments
 
     parser.add_argument("--checkpoint", required=True, help="agent checkpoint (.keras)")
-    parser.add_argument("--gif", default=None, help="also save a GIF of one held-out episode here")
+    parser.add_argument("--gif", default=None, help="also save a GIF of held-out episodes here (how many: --set gif_episodes=N)")
     add_common_arguments(parser, flags=("seed",), resume=False)
     return parser
 
@@ -189,6 +201,7 @@ def run(config: EvaluateConfig, resume: bool = False) -> dict:
     with open(out, "w") as fh:
         json.dump(result, fh, indent=2)
     if config.gif:
-        result["gif"] = record_episode_gif(agent, env, config.gif, greedy=config.eval.greedy)
+        result["gif"] = record_episode_gif(agent, env, config.gif, greedy=config.eval.greedy,
+                                           episodes=config.gif_episodes)
     print(json.dumps({k: result[k] for k in ("solve_rate", "mean_return", "mean_length", "num_levels")}))
     return result
