@@ -138,9 +138,7 @@ def save_rollout_figure(model, data: dict, path: str, k: int = 5, num_rows: int 
                         title: str = "") -> str:
     """Plot ``num_rows`` held-out sequences: real frames above, the model's open-loop imagination
     (fed its own predictions) below, for steps 0..k. Picks sequences in which a box moves."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
     starts = rollout_windows(data, k, None, seed)
     if len(starts) == 0:
@@ -158,7 +156,8 @@ def save_rollout_figure(model, data: dict, path: str, k: int = 5, num_rows: int 
     imag = np.concatenate([data["obs"][chosen][:, None], frames], 1)
     real_rgb, imag_rgb = frames_to_rgb(real, model.observation), frames_to_rgb(imag, model.observation)
     names = _action_names(int(model.num_actions))
-    fig, axes = plt.subplots(2 * num_rows, k + 1, figsize=(1.6 * (k + 1), 1.75 * 2 * num_rows))
+    fig = Figure(figsize=(1.6 * (k + 1), 1.75 * 2 * num_rows))
+    axes = fig.subplots(2 * num_rows, k + 1)
     for r in range(num_rows):
         for t in range(k + 1):
             for j, (imgs, label) in enumerate(((real_rgb, "real"), (imag_rgb, "imagined"))):
@@ -177,7 +176,6 @@ def save_rollout_figure(model, data: dict, path: str, k: int = 5, num_rows: int 
     fig.suptitle(title or "environment model: real (top) vs open-loop imagined (bottom) frames", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
-    plt.close(fig)
     return path
 
 

@@ -22,12 +22,10 @@ def save_gif(frames, path, fps: float = 4.0) -> str:
 
 def plot_learning_curve(metrics: list[dict], evals: list[dict], path, title: str = "") -> str:
     """Episodic return and solve rate (training episodes) vs frames, plus held-out evaluations."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_r, ax_s) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    ax_r, ax_s = fig.subplots(1, 2)
     rows = [m for m in metrics if "charts/episodic_return" in m]
     if rows:
         x = [m["frames"] for m in rows]
@@ -47,5 +45,4 @@ def plot_learning_curve(metrics: list[dict], evals: list[dict], path, title: str
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
