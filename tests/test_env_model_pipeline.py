@@ -81,3 +81,40 @@ def test_no_reward_variant_via_cli(datasets, tmp_path):
     data, _ = load_transitions(held_out)
     _, reward = model.predict_next(data["obs"][:4], data["actions"][:4].astype(np.int32))
     np.testing.assert_array_equal(np.asarray(reward), 0.0)
+
+
+def test_sigint_checkpoints_and_resume_finishes(datasets, tmp_path):
+    """Ctrl-C (SIGINT) stops env-model training cleanly with a checkpoint; --resume finishes it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    train, _ = datasets
+    run = str(tmp_path / "run_int")
+    metrics = os.path.join(run, "metrics.jsonl")
+    proc = subprocess.Popen([sys.executable, "-m", "i2a_keras.train", "env-model", "--preset", "tiny",
+                             "--data", train, "--run-dir", run, "--total-frames", "100000000",
+                             "--set", "run.log_interval_frames=64"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline and proc.poll() is None and not (
+                os.path.exists(metrics) and os.path.getsize(metrics) > 0):
+            time.sleep(0.05)
+        assert proc.poll() is None, "training ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert '"stopped_early": true' in out
+    latest = os.path.join(run, "checkpoints", "latest.keras")
+    assert os.path.exists(latest) and not os.path.exists(os.path.join(run, "checkpoints", "final.keras"))
+    from i2a_keras.training.checkpoint import read_training_state
+    stopped_at = read_training_state(latest)[0]["frames"]
+    assert 0 < stopped_at < 100000000
+    resumed = main(["env-model", "--resume", run, "--total-frames", str(stopped_at + 640)])
+    assert resumed["frames"] == stopped_at + 640
+    assert os.path.exists(os.path.join(run, "checkpoints", "final.keras"))

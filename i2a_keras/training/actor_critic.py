@@ -22,8 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
-import threading
 import time
 
 import keras
@@ -37,7 +35,7 @@ from i2a_keras.training.checkpoint import (load_checkpoint, numpy_rng_state, res
 from i2a_keras.training.config import ActorCriticConfig, EnvConfig, config_to_dict
 from i2a_keras.training.evaluate import evaluate_agent, record_episode_gif
 from i2a_keras.training.media import plot_learning_curve
-from i2a_keras.training.run_dir import RunDir, ScalarLogger, progress_bar, read_jsonl
+from i2a_keras.training.run_dir import RunDir, ScalarLogger, StopFlag, progress_bar, read_jsonl
 
 __all__ = ["train_actor_critic", "make_env", "env_kwargs", "setup_runtime", "derived_seed"]
 
@@ -69,30 +67,6 @@ def setup_runtime(seed: int, mixed_precision: bool = False, deterministic: bool 
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
     gpus = tf.config.list_physical_devices("GPU")
     return f"GPU x{len(gpus)}" if gpus else "CPU"
-
-
-class _StopFlag:
-    """Set by SIGTERM/SIGINT: the trainer checkpoints after the current update and exits."""
-
-    def __init__(self):
-        self.stop = False
-        self._previous = {}
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.stop:  # second signal: give up immediately
-            raise KeyboardInterrupt
-        self.stop = True
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        return False
 
 
 def _mean_metrics(rows: list[dict]) -> dict:
@@ -204,7 +178,7 @@ def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_fa
         last_log_time, last_log_frames = time.perf_counter(), frames
 
     stopped = False
-    with _StopFlag() as stop_flag:
+    with StopFlag() as stop_flag:
         while frames < cfg.run.total_frames and not stop_flag.stop:
             if a3c is None:
                 rollout = runners[0].collect()

@@ -108,7 +108,7 @@ def train_env_model(cfg: EnvModelTrainConfig, resume: bool = False) -> dict:
                                                restore_tf_rng, save_checkpoint, tf_rng_state)
     from i2a_keras.training.collect import load_transitions
     from i2a_keras.training.env_model_eval import evaluate_env_model, save_rollout_figure
-    from i2a_keras.training.run_dir import RunDir, ScalarLogger, progress_bar
+    from i2a_keras.training.run_dir import RunDir, ScalarLogger, StopFlag, progress_bar
 
     if not cfg.data:
         raise ValueError("no training data: pass --data DIR (written by `python -m i2a_keras.train collect`)")
@@ -173,35 +173,39 @@ def train_env_model(cfg: EnvModelTrainConfig, resume: bool = False) -> dict:
     every = cfg.eval_interval_frames
     next_eval = (frames // every + 1) * every if every else None
     sums, count, t0, f0 = {}, 0, time.time(), frames
-    while frames < cfg.run.total_frames:
-        idx = rng.integers(0, n, cfg.batch_size)
-        losses = train_step(train["obs"][idx], train["actions"][idx], train["frame_targets"][idx],
-                            train["reward_targets"][idx], np.float32(_lr(cfg, frames)))
-        for key, value in losses.items():
-            sums[key] = sums.get(key, 0.0) + float(value)
-        count += 1
-        frames += cfg.batch_size
-        bar.update(cfg.batch_size)
-        if frames >= next_log or frames >= cfg.run.total_frames:
-            sps = (frames - f0) / max(1e-9, time.time() - t0)
-            logger.log(frames, {**{f"losses/{k}": v / count for k, v in sums.items()}, "charts/SPS": sps,
-                                "charts/learning_rate": _lr(cfg, frames)})
-            bar.set_postfix(loss=f"{sums['total'] / count:.3f}")
-            sums, count, t0, f0 = {}, 0, time.time(), frames
-            next_log += cfg.run.log_interval_frames
-        if next_eval is not None and eval_raw is not None and frames >= next_eval:
-            evaluate()
-            next_eval += every
-        if frames >= next_ckpt:
-            checkpoint(run_dir.latest_checkpoint)
-            next_ckpt += cfg.run.checkpoint_interval_frames
+    with StopFlag() as stop_flag:
+        while frames < cfg.run.total_frames and not stop_flag.stop:
+            idx = rng.integers(0, n, cfg.batch_size)
+            losses = train_step(train["obs"][idx], train["actions"][idx], train["frame_targets"][idx],
+                                train["reward_targets"][idx], np.float32(_lr(cfg, frames)))
+            for key, value in losses.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            count += 1
+            frames += cfg.batch_size
+            bar.update(cfg.batch_size)
+            if frames >= next_log or frames >= cfg.run.total_frames:
+                sps = (frames - f0) / max(1e-9, time.time() - t0)
+                logger.log(frames, {**{f"losses/{k}": v / count for k, v in sums.items()}, "charts/SPS": sps,
+                                    "charts/learning_rate": _lr(cfg, frames)})
+                bar.set_postfix(loss=f"{sums['total'] / count:.3f}")
+                sums, count, t0, f0 = {}, 0, time.time(), frames
+                next_log += cfg.run.log_interval_frames
+            if next_eval is not None and eval_raw is not None and frames >= next_eval:
+                evaluate()
+                next_eval += every
+            if frames >= next_ckpt:
+                checkpoint(run_dir.latest_checkpoint)
+                next_ckpt += cfg.run.checkpoint_interval_frames
+        stopped = stop_flag.stop
     bar.close()
     checkpoint(run_dir.latest_checkpoint)
+    if stopped:  # SIGTERM/SIGINT: the checkpoint above lets --resume continue from here
+        logger.close()
+        return {"frames": frames, "stopped_early": True, "checkpoint": run_dir.latest_checkpoint}
     checkpoint(run_dir.final_checkpoint)
-    result = {}
+    result = {"frames": frames}
     if eval_raw is not None:
-        result = evaluate()
-        result["frames"] = frames
+        result = {**evaluate(), "frames": frames}
         with open(run_dir.join("env_model_eval.json"), "w") as fh:
             json.dump(result, fh, indent=2)
         if cfg.figure:

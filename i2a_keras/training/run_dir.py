@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-__all__ = ["RunDir", "ScalarLogger", "progress_bar", "read_jsonl"]
+__all__ = ["RunDir", "ScalarLogger", "StopFlag", "progress_bar", "read_jsonl"]
 
 
 class RunDir:
@@ -115,3 +117,28 @@ class ScalarLogger:
 def progress_bar(total: int, initial: int, enabled: bool, desc: str = "train"):
     return tqdm(total=int(total), initial=int(initial), unit="frame", unit_scale=True,
                 disable=not enabled, desc=desc, dynamic_ncols=True, smoothing=0.1)
+
+
+class StopFlag:
+    """Set by SIGTERM/SIGINT: a trainer checks ``stop`` after each update, checkpoints and exits
+    (a second signal interrupts at once). Handlers are installed only in the main thread."""
+
+    def __init__(self):
+        self.stop = False
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.stop:  # second signal: give up immediately
+            raise KeyboardInterrupt
+        self.stop = True
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
