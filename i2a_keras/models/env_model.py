@@ -44,15 +44,12 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-OBSERVATION_KINDS = ("one_hot", "tiny_rgb", "rgb")
-NUM_TILE_TYPES = 7
-RGB_PATCH = 8  # pixels per tile side in the "rgb" observation (80x80 for 10x10 rooms)
-
-# Sokoban reward rules (gym-sokoban / Boxoban, paper-facts.md).
-STEP_PENALTY = -0.1
-REWARD_BOX_ON_TARGET = 1.0
-PENALTY_BOX_OFF_TARGET = -1.0
-REWARD_FINISHED = 10.0
+# Tile codes, Sokoban reward rules (gym-sokoban / Boxoban, paper-facts.md) and observation kinds
+# are the environment's (one definition, in i2a_keras.envs).
+from i2a_keras.envs.core import (NUM_TILE_TYPES, PENALTY_BOX_OFF_TARGET, REWARD_BOX_ON_TARGET,
+                                 REWARD_FINISHED, STEP_PENALTY)
+from i2a_keras.envs.observations import OBSERVATIONS as OBSERVATION_KINDS
+from i2a_keras.envs.observations import TILE_PIXELS as RGB_PATCH  # 80x80 "rgb" for 10x10 rooms
 
 
 def sokoban_reward_values(step_penalty: float = STEP_PENALTY,
