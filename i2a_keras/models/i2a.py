@@ -28,7 +28,8 @@ from keras import layers, ops
 
 from i2a_keras.algos.distillation import distillation_loss
 from i2a_keras.models.imagination_core import ROLLOUT_SAMPLING_MODES, ImaginationCore, freeze
-from i2a_keras.models.model_free import ModelFreeConfig, build_conv_torso, default_model_free_config
+from i2a_keras.models.model_free import (PIXEL_INPUT_MIN_SIZE, ModelFreeConfig, build_conv_torso,
+                                         default_model_free_config)
 from i2a_keras.models import register_agent
 from i2a_keras.models.env_model import CopyModel, EnvModel, load_env_model
 from i2a_keras.models.rollout_encoder import RolloutEncoder
@@ -100,7 +101,7 @@ class I2AConfig:
         mf = default_model_free_config(observation_shape, ModelFreeConfig(
             size=self.mf_size, conv_filters=self.mf_conv_filters, kernel_sizes=self.mf_kernel_sizes,
             strides=self.mf_strides, fc_units=self.mf_fc_units, obs_scale=self.obs_scale))
-        pixels = min(int(s) for s in observation_shape[:2]) >= 32
+        pixels = min(int(s) for s in observation_shape[:2]) >= PIXEL_INPUT_MIN_SIZE
         if pixels:
             enc = ((16, 32), (8, 4), (4, 2))
             rp = ((16, 32), (8, 4), (4, 2), 256)
@@ -280,7 +281,7 @@ def _observation_kind(observation_shape):
         return "one_hot", None
     if channels == 3:
         from i2a_keras.envs.observations import RGB_PALETTE, TINY_COLORS
-        return ("rgb", RGB_PALETTE) if height >= 32 else ("tiny_rgb", TINY_COLORS)
+        return ("rgb", RGB_PALETTE) if height >= PIXEL_INPUT_MIN_SIZE else ("tiny_rgb", TINY_COLORS)
     raise ValueError(f"cannot infer the observation kind of shape {tuple(observation_shape)}")
 
 
