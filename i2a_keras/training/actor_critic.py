@@ -19,9 +19,7 @@ determinism of the TensorFlow kernels; set ``run.deterministic=true`` for op det
 """
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
 import time
 
 import keras

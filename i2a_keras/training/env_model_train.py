@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -24,7 +23,7 @@ import numpy as np
 
 from i2a_keras.models.env_model import (EnvModel, EnvModelConfig, env_model_loss, frame_classes,
                                         reward_classes)
-from i2a_keras.training.config import RunConfig, apply_overrides, config_from_dict, config_to_dict
+from i2a_keras.training.config import RunConfig, config_from_dict, config_to_dict
 
 __all__ = ["EnvModelTrainConfig", "env_model_preset", "train_env_model", "add_env_model_parser",
            "add_collect_parser", "run_env_model_command", "run_collect_command"]
@@ -126,7 +125,6 @@ def train_env_model(cfg: EnvModelTrainConfig, resume: bool = False) -> dict:
         json.dump(config_to_dict(cfg), fh, indent=2)
 
     if resume:
-        import i2a_keras.models.env_model  # noqa: F401  (registers the classes)
         model, state, _ = load_checkpoint(run_dir.latest_checkpoint, compile=True)
         optimizer = model.optimizer
         frames, rng = int(state["frames"]), restore_numpy_rng(state["numpy_rng"])
