@@ -28,8 +28,8 @@ from keras import layers, ops
 
 from i2a_keras.algos.distillation import distillation_loss
 from i2a_keras.models.imagination_core import ROLLOUT_SAMPLING_MODES, ImaginationCore, freeze
-from i2a_keras.models.model_free import (PIXEL_INPUT_MIN_SIZE, ModelFreeConfig, build_conv_torso,
-                                         default_model_free_config)
+from i2a_keras.models.model_free import (PIXEL_INPUT_MIN_SIZE, ModelFreeConfig, apply_conv_torso,
+                                         build_conv_torso, default_model_free_config)
 from i2a_keras.models import register_agent
 from i2a_keras.models.env_model import CopyModel, EnvModel, load_env_model
 from i2a_keras.models.rollout_encoder import RolloutEncoder
@@ -160,11 +160,7 @@ class RolloutPolicy(keras.layers.Layer):
         self.logits = layers.Dense(self.num_actions, name="rollout_policy_logits", dtype="float32")
 
     def call(self, obs):
-        x = ops.cast(obs, self.compute_dtype)
-        if self.arch.obs_scale != 1.0:
-            x = x * ops.cast(self.arch.obs_scale, self.compute_dtype)
-        for conv in self.convs:
-            x = conv(x)
+        x = apply_conv_torso(self.convs, obs, self.arch.obs_scale, self.compute_dtype)
         return self.logits(self.fc(self.flatten(x)))
 
     def get_config(self):
@@ -227,11 +223,7 @@ class I2AAgent(keras.Model):
 
     def model_free_features(self, obs):
         """Model-free path: conv tower + FC (Sec. 3.2)."""
-        x = ops.cast(obs, self.compute_dtype)
-        if self.config.obs_scale != 1.0:
-            x = x * ops.cast(self.config.obs_scale, self.compute_dtype)
-        for conv in self.mf_convs:
-            x = conv(x)
+        x = apply_conv_torso(self.mf_convs, obs, self.config.obs_scale, self.compute_dtype)
         return self.mf_fc(self.mf_flatten(x))
 
     def imagination_features(self, obs):

@@ -22,7 +22,8 @@ from typing import Sequence
 import keras
 from keras import layers, ops
 
-__all__ = ["ModelFreeConfig", "ModelFreeAgent", "build_conv_torso", "default_model_free_config"]
+__all__ = ["ModelFreeConfig", "ModelFreeAgent", "build_conv_torso", "apply_conv_torso",
+           "default_model_free_config"]
 
 # Observations at least this tall are treated as pixels (8 px per tile) rather than one tile/pixel.
 PIXEL_INPUT_MIN_SIZE = 32
@@ -102,6 +103,16 @@ def build_conv_torso(config: ModelFreeConfig, name: str = "torso") -> list:
     ]
 
 
+def apply_conv_torso(convs, obs, obs_scale: float, dtype):
+    """Cast ``obs`` to ``dtype``, multiply by ``obs_scale`` (skipped when 1) and run ``convs``."""
+    x = ops.cast(obs, dtype)
+    if obs_scale != 1.0:
+        x = x * ops.cast(obs_scale, dtype)
+    for conv in convs:
+        x = conv(x)
+    return x
+
+
 @keras.saving.register_keras_serializable(package="i2a_keras")
 class ModelFreeAgent(keras.Model):
     """Conv layers -> FC -> (policy logits, value) (Sec. 3.3).
@@ -141,11 +152,7 @@ class ModelFreeAgent(keras.Model):
 
     def features(self, obs, training=False):
         """Conv + FC features ``(B, fc_units)`` of a batch of observations."""
-        x = ops.cast(obs, self.compute_dtype)
-        if self.arch.obs_scale != 1.0:
-            x = x * ops.cast(self.arch.obs_scale, self.compute_dtype)
-        for conv in self.convs:
-            x = conv(x)
+        x = apply_conv_torso(self.convs, obs, self.arch.obs_scale, self.compute_dtype)
         return self.fc(self.flatten(x))
 
     def call(self, obs, training=False):
