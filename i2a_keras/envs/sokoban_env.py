@@ -285,9 +285,8 @@ class SokobanVectorEnv(VectorEnv):
         envs = np.concatenate([env, env, env[push]])
         cells = np.concatenate(cells)
         n, h, w = self._batch.room_state.shape
-        st = self._batch.room_state.reshape(n, h * w)[envs, cells]
-        fx = self._batch.room_fixed.reshape(n, h * w)[envs, cells]
-        codes = np.where((st == 5) & (fx == 2), 6, st)
+        codes = state_to_rooms(self._batch.room_state.reshape(n, h * w)[envs, cells],
+                               self._batch.room_fixed.reshape(n, h * w)[envs, cells])
         self._obs_buf.update_cells(envs, cells, codes)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
