@@ -137,16 +137,11 @@ def validate_levels(room_fixed: np.ndarray, room_state: np.ndarray, what: str = 
             raise ValueError(f"{tag}: room_state is inconsistent with room_fixed targets")
 
 
-def boxes_on_target_count(room_state: np.ndarray, room_fixed: np.ndarray, num_boxes) -> np.ndarray:
-    """gym-sokoban's count: ``num_boxes - #(empty targets or targets under the player)`` per room."""
+def uncovered_targets(room_state: np.ndarray, room_fixed: np.ndarray) -> np.ndarray:
+    """Targets without a box (empty or under the player) per room; gym-sokoban's box count is
+    ``num_boxes - uncovered`` and its win check ``uncovered == 0``."""
     uncovered = (room_state == TARGET) | ((room_fixed == TARGET) & (room_state == PLAYER))
-    return np.asarray(num_boxes) - uncovered.reshape(uncovered.shape[0], -1).sum(axis=1)
-
-
-def all_boxes_on_target(room_state: np.ndarray, room_fixed: np.ndarray) -> np.ndarray:
-    """True per room where no target is empty or under the player (gym-sokoban's win check)."""
-    uncovered = (room_state == TARGET) | ((room_fixed == TARGET) & (room_state == PLAYER))
-    return ~uncovered.reshape(uncovered.shape[0], -1).any(axis=1)
+    return uncovered.reshape(uncovered.shape[0], -1).sum(axis=1)
 
 
 def apply_actions(room_state: np.ndarray, room_fixed: np.ndarray, player_pos: np.ndarray,
@@ -228,8 +223,7 @@ class SokobanBatch:
         flat = (room_state.reshape(len(idx), -1) == PLAYER).argmax(axis=1)
         self.player_pos[idx, 0], self.player_pos[idx, 1] = np.divmod(flat, self.dim_room[1])
         self.num_boxes[idx] = (room_fixed == TARGET).reshape(len(idx), -1).sum(axis=1)
-        uncovered = (room_state == TARGET) | ((room_fixed == TARGET) & (room_state == PLAYER))
-        self.uncovered[idx] = uncovered.reshape(len(idx), -1).sum(axis=1)
+        self.uncovered[idx] = uncovered_targets(room_state, room_fixed)
         self.boxes_on_target[idx] = 0
         self.num_env_steps[idx] = 0
         self.loaded[idx] = True
