@@ -37,8 +37,9 @@ def env_model_step(env_model, obs, actions):
     """One frozen environment-model step: ``(next_obs, reward)`` for a batch.
 
     ``env_model.predict_next(obs, actions)`` (docs/design.md) returns the next observation in the
-    input's encoding and the reward value (``None`` for a model without reward head). The result
-    is cut from the gradient tape: the environment model is never trained through the agent.
+    input's encoding and the reward value (``EnvModel``'s no-reward variant and ``CopyModel``
+    return zeros; a reward of ``None`` from another model is read as 0 too). The result is cut
+    from the gradient tape: the environment model is never trained through the agent.
     """
     next_obs, reward = env_model.predict_next(obs, actions)
     next_obs = ops.stop_gradient(ops.cast(next_obs, "float32"))
