@@ -28,7 +28,7 @@ import tensorflow as tf
 from keras import ops
 
 __all__ = ["A2CConfig", "nstep_returns", "a2c_loss", "make_optimizer", "A2CLearner",
-           "RolloutRunner", "Rollout", "sample_actions"]
+           "RolloutRunner", "Rollout", "sample_actions", "final_obs_rows"]
 
 
 @dataclass
@@ -262,7 +262,7 @@ class Rollout:
     truncation_values: np.ndarray
 
 
-def _final_obs_rows(info, indices):
+def final_obs_rows(info, indices):
     """Stack ``info["final_obs"][indices]`` whether the env returns an array or an object array."""
     final = info["final_obs"]
     if isinstance(final, np.ndarray) and final.dtype != object:
@@ -323,7 +323,7 @@ class RolloutRunner:
             if done.any():
                 cut = np.flatnonzero(trunc & ~term)
                 if cut.size:
-                    truncation_values[t, cut] = value(_final_obs_rows(info, cut)).numpy()
+                    truncation_values[t, cut] = value(final_obs_rows(info, cut)).numpy()
                 self._record_episodes(np.flatnonzero(done), term, info)
         self.obs = np.asarray(obs)
         return Rollout(obs_buf, self.obs, actions, rewards, terminated, truncated, truncation_values)

@@ -32,6 +32,7 @@ from typing import Optional
 
 import numpy as np
 
+from i2a_keras.algos.a2c import final_obs_rows
 from i2a_keras.models.env_model import SOKOBAN_REWARD_VALUES, reward_classes
 from i2a_keras.training.config import EnvConfig, config_to_dict
 
@@ -138,9 +139,8 @@ def _final_obs(info: dict, obs: np.ndarray, done: np.ndarray) -> np.ndarray:
         return out
     if "final_obs" not in info:
         raise ValueError("env finished an episode but info has no 'final_obs' (needs SAME_STEP autoreset)")
-    final = info["final_obs"]
-    for i in np.flatnonzero(done):
-        out[i] = np.asarray(final[i])
+    idx = np.flatnonzero(done)
+    out[idx] = final_obs_rows(info, idx)
     return out
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from i2a_keras.algos.a2c import sample_actions
+from i2a_keras.algos.a2c import final_obs_rows, sample_actions
 from i2a_keras.training.config import EnvConfig, EvalConfig, config_from_dict
 
 __all__ = ["evaluate_agent", "record_episode_gif", "EvaluateConfig", "build_config", "run",
@@ -101,10 +101,8 @@ def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: 
             for _ in range(env.max_steps):
                 obs, _, terminated, truncated, info = venv.step(_act(logits_fn, obs, greedy, rng))
                 if terminated[0] or truncated[0]:
-                    final = info["final_obs"]
-                    last = np.asarray(final[0]) if final.dtype == object else final[:1]
-                    last_frame = render_rgb(observation_to_rooms(
-                        np.reshape(last, (1,) + last.shape[-3:]), env.observation))[0]
+                    last_frame = render_rgb(observation_to_rooms(final_obs_rows(info, [0]),
+                                                                 env.observation))[0]
                     frames.extend([last_frame] * max(1, int(round(fps))))
                     break
                 frames.append(render_rgb(observation_to_rooms(obs, env.observation))[0])
