@@ -30,7 +30,7 @@ from i2a_keras.algos.a2c import A2CLearner, RolloutRunner, make_optimizer
 from i2a_keras.algos.a3c import A3CWorkers
 from i2a_keras.training.checkpoint import (load_checkpoint, numpy_rng_state, restore_numpy_rng,
                                            restore_tf_rng, save_checkpoint, tf_rng_state)
-from i2a_keras.training.config import ActorCriticConfig, EnvConfig, config_to_dict
+from i2a_keras.training.config import ActorCriticConfig, EnvConfig, config_to_dict, save_config
 from i2a_keras.training.evaluate import evaluate_agent, record_episode_gif
 from i2a_keras.training.media import plot_learning_curve
 from i2a_keras.training.run_dir import RunDir, ScalarLogger, StopFlag, progress_bar, read_jsonl
@@ -111,8 +111,7 @@ def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_fa
         agent = factory(obs_shape, n_actions, cfg.model)
         optimizer = make_optimizer(cfg.a2c, total_updates, cfg.run.mixed_precision)
         agent.compile(optimizer=optimizer)
-    with open(run_dir.config_path, "w") as fh:
-        json.dump(config_to_dict(cfg), fh, indent=2)
+    save_config(cfg, run_dir.config_path)
 
     learner = A2CLearner(agent, optimizer, cfg.a2c, obs_shape)
     frames = int(state.get("frames", 0))

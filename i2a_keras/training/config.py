@@ -20,7 +20,7 @@ from i2a_keras.models.model_free import ModelFreeConfig
 
 __all__ = ["EnvConfig", "RunConfig", "EvalConfig", "ActorCriticConfig", "apply_override",
            "apply_overrides", "config_to_dict", "config_from_dict", "config_keys", "parse_value",
-           "model_free_preset", "MODEL_FREE_PRESETS"]
+           "model_free_preset", "MODEL_FREE_PRESETS", "save_config"]
 
 
 @dataclass
@@ -301,5 +301,6 @@ def config_from_dict(cls, data: dict, model_class: type | None = None):
 
 
 def save_config(config, path) -> None:
+    """Write ``config`` as ``config.json`` (the file ``--resume`` reads back)."""
     with open(path, "w") as fh:
-        json.dump(config_to_dict(config), fh, indent=2, sort_keys=False)
+        json.dump(config_to_dict(config), fh, indent=2)

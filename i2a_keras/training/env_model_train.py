@@ -23,7 +23,7 @@ import numpy as np
 
 from i2a_keras.models.env_model import (EnvModel, EnvModelConfig, env_model_loss, frame_classes,
                                         reward_classes)
-from i2a_keras.training.config import RunConfig, config_from_dict, config_to_dict
+from i2a_keras.training.config import RunConfig, config_from_dict, config_to_dict, save_config
 
 __all__ = ["EnvModelTrainConfig", "env_model_preset", "train_env_model", "add_env_model_parser",
            "add_collect_parser", "run_env_model_command", "run_collect_command"]
@@ -121,8 +121,7 @@ def train_env_model(cfg: EnvModelTrainConfig, resume: bool = False) -> dict:
         eval_raw, eval_meta = load_transitions(list(cfg.eval_data))
         if eval_meta["obs_shape"] != meta["obs_shape"] or eval_meta["observation"] != meta["observation"]:
             raise ValueError("eval data and training data have different observations")
-    with open(run_dir.config_path, "w") as fh:
-        json.dump(config_to_dict(cfg), fh, indent=2)
+    save_config(cfg, run_dir.config_path)
 
     if resume:
         model, state, _ = load_checkpoint(run_dir.latest_checkpoint, compile=True)
