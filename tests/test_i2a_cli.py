@@ -53,12 +53,31 @@ def test_resume_continues_an_i2a_run(tmp_path, env_model_paths):
     assert summary["frames"] == 160
 
 
-def test_bad_arguments_are_rejected(tmp_path, env_model_paths):
-    with pytest.raises(ValueError, match="--env-model"):
-        main(["i2a", "--agent", "i2a", "--run-dir", str(tmp_path / "x")] + TINY)
-    with pytest.raises(ValueError, match="not a file"):
-        main(["i2a", "--agent", "i2a", "--env-model", str(tmp_path / "missing.keras"),
-              "--run-dir", str(tmp_path / "y")] + TINY)
-    with pytest.raises(ValueError, match="unknown config key"):
-        main(["i2a", "--agent", "i2a-copy-model", "--run-dir", str(tmp_path / "z"),
-              "--set", "i2a.rollout_lenght=3"] + TINY)
+def test_bad_arguments_are_usage_errors(tmp_path, env_model_paths, capsys):
+    cases = [
+        (["--agent", "i2a", "--run-dir", str(tmp_path / "x")], "--env-model"),
+        (["--agent", "i2a", "--env-model", str(tmp_path / "missing.keras"),
+          "--run-dir", str(tmp_path / "y")], "not a file"),
+        (["--agent", "i2a-copy-model", "--run-dir", str(tmp_path / "z"),
+          "--set", "i2a.rollout_lenght=3"], "unknown config key"),
+        (["--agent", "model-free", "--run-dir", str(tmp_path / "w"),
+          "--set", "i2a.rollout_length=3"], "unknown config key 'model.rollout_length'"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exc:
+            main(["i2a"] + argv + TINY)
+        assert exc.value.code == 2
+        assert message in capsys.readouterr().err
+        assert not os.path.exists(argv[argv.index("--run-dir") + 1])
+
+
+def test_common_flags_and_print_config(tmp_path, env_model_paths, capsys):
+    run_dir = str(tmp_path / "flags")
+    assert main(["i2a", "--agent", "i2a-copy-model", "--run-dir", run_dir, "--print-config",
+                 "--total-frames", "120", "--seed", "7", "--num-envs", "4", "--algo", "a3c",
+                 "--set", "i2a.rollout_length=2", "eval.num_levels=3"]) is None
+    out = capsys.readouterr().out
+    for text in ('"total_frames": 120', '"seed": 7', '"num_envs": 4', '"algo": "a3c"',
+                 '"rollout_length": 2', '"num_levels": 3'):
+        assert text in out, text
+    assert not os.path.exists(run_dir)

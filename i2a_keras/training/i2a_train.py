@@ -24,6 +24,7 @@ from i2a_keras.training.config import (ActorCriticConfig, apply_overrides, confi
 __all__ = ["I2A_AGENTS", "i2a_preset", "build_i2a_config", "add_i2a_arguments", "run_i2a", "main"]
 
 I2A_AGENTS = ("i2a", "i2a-copy-model", "i2a-no-reward", "model-free")
+DEFAULT_RUN_DIR = "runs/{agent}_{preset}"
 
 
 def i2a_preset(name: str, agent: str = "i2a") -> ActorCriticConfig:
@@ -50,8 +51,9 @@ def _normalise_overrides(overrides):
 
 
 def build_i2a_config(preset: str = "small", agent: str = "i2a", env_model: str | None = None,
-                     overrides=(), run_dir: str | None = None) -> ActorCriticConfig:
-    """The full run config from a preset, an agent kind, ``--env-model`` and ``--set`` items."""
+                     overrides=(), run_dir: str | None = None, check: bool = True) -> ActorCriticConfig:
+    """The full run config from a preset, an agent kind, ``--env-model`` and ``--set`` items
+    (``check``: require an env model for the agents that need one)."""
     config = i2a_preset(preset, agent)
     if env_model:
         if agent == "model-free":
@@ -66,9 +68,14 @@ def build_i2a_config(preset: str = "small", agent: str = "i2a", env_model: str |
     config = apply_overrides(config, items)
     if run_dir:
         config = dataclasses.replace(config, run=dataclasses.replace(config.run, run_dir=run_dir))
-    if agent in ("i2a", "i2a-no-reward") and not config.model.env_model_path:
-        raise ValueError(f"--agent {agent} needs a pretrained environment model: --env-model PATH")
+    if check:
+        _check_env_model(config)
     return config
+
+
+def _check_env_model(config: ActorCriticConfig) -> None:
+    if config.agent in ("i2a", "i2a-no-reward") and not config.model.env_model_path:
+        raise ValueError(f"--agent {config.agent} needs a pretrained environment model: --env-model PATH")
 
 
 def _is_model_free_key(item: str) -> bool:
@@ -77,16 +84,16 @@ def _is_model_free_key(item: str) -> bool:
 
 
 def add_i2a_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Arguments of the ``i2a`` subcommand."""
+    """Arguments of the ``i2a`` subcommand: the trainer's common flags (``--preset``, ``--set``,
+    ``--run-dir``, ``--resume``, ``--total-frames``, ...) plus the agent kind and env model."""
+    from i2a_keras.training.cli import add_common_arguments
+
+    add_common_arguments(parser)
     parser.add_argument("--agent", default="i2a", choices=I2A_AGENTS,
                         help="i2a (learned env model), i2a-copy-model, i2a-no-reward, model-free")
     parser.add_argument("--env-model", default=None, help="pretrained .keras environment model")
-    parser.add_argument("--preset", default="small", choices=("tiny", "small", "paper"))
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override, e.g. i2a.rollout_length=3 or a2c.learning_rate=3e-4")
-    parser.add_argument("--run-dir", default=None, help="output directory (required unless --resume)")
-    parser.add_argument("--resume", default=None, metavar="RUN_DIR",
-                        help="continue the run in RUN_DIR from its last checkpoint")
+    parser.add_argument("--algo", choices=("a2c", "a3c"), default=None,
+                        help="synchronous A2C (default) or asynchronous A3C (a2c.num_workers threads)")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
     return parser
@@ -99,22 +106,32 @@ def _set_threads(threads: int):
         tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def run_i2a(args) -> dict:
-    """Run the subcommand from parsed arguments; returns the training summary."""
+def run_i2a(args) -> dict | None:
+    """Run the subcommand from parsed arguments; returns the training summary.
+
+    Bad arguments raise :class:`~i2a_keras.training.cli.ArgumentValueError` (a usage error)."""
     from i2a_keras.training.actor_critic import train_actor_critic
+    from i2a_keras.training.cli import ArgumentValueError, config_from_args, print_config
+    from i2a_keras.training.config import apply_override
 
     _set_threads(getattr(args, "threads", 0))
-    if args.resume:
-        with open(os.path.join(args.resume, "config.json")) as fh:
-            config = config_from_dict(ActorCriticConfig, json.load(fh))
-        config = dataclasses.replace(config, run=dataclasses.replace(config.run, run_dir=args.resume))
-        if args.overrides:
-            config = apply_overrides(config, _normalise_overrides(args.overrides))
-        return train_actor_critic(config, resume=True)
-    if not args.run_dir:
-        raise ValueError("--run-dir is required (or --resume RUN_DIR)")
-    config = build_i2a_config(args.preset, args.agent, args.env_model, args.overrides, args.run_dir)
-    return train_actor_critic(config, resume=False)
+    args.overrides = _normalise_overrides(args.overrides)
+    config = config_from_args(
+        args, lambda preset: build_i2a_config(preset, args.agent, args.env_model,
+                                              run_dir=DEFAULT_RUN_DIR.format(agent=args.agent, preset=preset),
+                                              check=False),
+        lambda data: config_from_dict(ActorCriticConfig, data))
+    try:
+        if args.algo:
+            config = apply_override(config, "algo", args.algo)
+        if not args.resume:
+            _check_env_model(config)
+    except ValueError as exc:
+        raise ArgumentValueError(str(exc)) from exc
+    if args.print_config:
+        print_config(config)
+        return None
+    return train_actor_critic(config, resume=bool(args.resume))
 
 
 def main(argv=None) -> dict:
