@@ -120,8 +120,9 @@ def progress_bar(total: int, initial: int, enabled: bool, desc: str = "train"):
 
 
 class StopFlag:
-    """Set by SIGTERM/SIGINT: a trainer checks ``stop`` after each update, checkpoints and exits
-    (a second signal interrupts at once). Handlers are installed only in the main thread."""
+    """Set by SIGTERM/SIGINT: a trainer checks ``stop`` (A2C and env-model training after each
+    update, A3C at its log/checkpoint/evaluation boundaries), checkpoints and exits; a second
+    signal interrupts at once. Handlers are installed only in the main thread."""
 
     def __init__(self):
         self.stop = False
