@@ -29,6 +29,7 @@ DEFAULT_FLAG_KEYS = {
     "seed": "run.seed",
     "num_envs": "a2c.num_envs",
     "mixed_precision": "run.mixed_precision",
+    "algo": "algo",
 }
 
 
@@ -46,6 +47,9 @@ def add_common_arguments(parser, flags=tuple(DEFAULT_FLAG_KEYS), resume: bool = 
         "num_envs": ("--num-envs", dict(type=int, help="parallel environments (per worker)")),
         "mixed_precision": ("--mixed-precision", dict(action="store_true", default=None,
                                                       help="mixed_float16 compute (for GPUs)")),
+        "algo": ("--algo", dict(choices=("a2c", "a3c"), default=None,
+                                help="synchronous A2C (default) or asynchronous A3C "
+                                     "(a2c.num_workers threads)")),
     }
     for flag in flags:
         name, kwargs = helps[flag]

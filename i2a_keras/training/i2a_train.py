@@ -85,15 +85,14 @@ def _is_model_free_key(item: str) -> bool:
 
 def add_i2a_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Arguments of the ``i2a`` subcommand: the trainer's common flags (``--preset``, ``--set``,
-    ``--run-dir``, ``--resume``, ``--total-frames``, ...) plus the agent kind and env model."""
+    ``--run-dir``, ``--resume``, ``--total-frames``, ``--algo``, ...) plus the agent kind and env
+    model."""
     from i2a_keras.training.cli import add_common_arguments
 
     add_common_arguments(parser)
     parser.add_argument("--agent", default="i2a", choices=I2A_AGENTS,
                         help="i2a (learned env model), i2a-copy-model, i2a-no-reward, model-free")
     parser.add_argument("--env-model", default=None, help="pretrained .keras environment model")
-    parser.add_argument("--algo", choices=("a2c", "a3c"), default=None,
-                        help="synchronous A2C (default) or asynchronous A3C (a2c.num_workers threads)")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
     return parser
@@ -112,7 +111,6 @@ def run_i2a(args) -> dict | None:
     Bad arguments raise :class:`~i2a_keras.training.cli.ArgumentValueError` (a usage error)."""
     from i2a_keras.training.actor_critic import train_actor_critic
     from i2a_keras.training.cli import ArgumentValueError, config_from_args, print_config
-    from i2a_keras.training.config import apply_override
 
     _set_threads(getattr(args, "threads", 0))
     args.overrides = _normalise_overrides(args.overrides)
@@ -121,13 +119,11 @@ def run_i2a(args) -> dict | None:
                                               run_dir=DEFAULT_RUN_DIR.format(agent=args.agent, preset=preset),
                                               check=False),
         lambda data: config_from_dict(ActorCriticConfig, data))
-    try:
-        if args.algo:
-            config = apply_override(config, "algo", args.algo)
-        if not args.resume:
+    if not args.resume:
+        try:
             _check_env_model(config)
-    except ValueError as exc:
-        raise ArgumentValueError(str(exc)) from exc
+        except ValueError as exc:
+            raise ArgumentValueError(str(exc)) from exc
     if args.print_config:
         print_config(config)
         return None

@@ -35,8 +35,6 @@ def add_arguments(parser):
     from i2a_keras.training.cli import add_common_arguments
 
     add_common_arguments(parser)
-    parser.add_argument("--algo", choices=("a2c", "a3c"), default=None,
-                        help="synchronous A2C (default) or asynchronous A3C (a2c.num_workers threads)")
     parser.add_argument("--large", action="store_true", help="the large model-free variant")
     return parser
 
@@ -46,13 +44,11 @@ def run_command(args) -> dict | None:
     from i2a_keras.training.config import apply_override
 
     config = config_from_args(args, build_config, load_config)
-    try:
-        if args.algo:
-            config = apply_override(config, "algo", args.algo)
-        if args.large:
+    if args.large:
+        try:
             config = apply_override(config, "agent", "model-free-large")
-    except ValueError as exc:
-        raise ArgumentValueError(str(exc)) from exc
+        except ValueError as exc:
+            raise ArgumentValueError(str(exc)) from exc
     if args.print_config:
         print_config(config)
         return None
