@@ -10,7 +10,7 @@ from i2a_keras.envs.core import validate_levels
 
 
 @pytest.mark.parametrize("observation", ["one_hot", "tiny_rgb", "rgb"])
-@pytest.mark.parametrize("action_set", ["gym_sokoban", "compact"])
+@pytest.mark.parametrize("action_set", ["gym_sokoban", "compact", "moves"])
 @pytest.mark.filterwarnings("error")
 def test_check_env(observation, action_set):
     env = gym.make(E.ENV_ID, dim_room=(7, 7), num_boxes=2, observation=observation,
@@ -19,7 +19,7 @@ def test_check_env(observation, action_set):
     obs, info = env.reset(seed=0)
     assert obs.dtype == np.uint8
     assert obs.shape == O.observation_shape((7, 7), observation)
-    assert env.action_space.n == (9 if action_set == "gym_sokoban" else 5)
+    assert env.action_space.n == {"gym_sokoban": 9, "compact": 5, "moves": 4}[action_set]
     assert env.render().shape == (7 * 16, 7 * 16, 3)
 
 

@@ -191,3 +191,73 @@ def test_generator_source_fork_safe():
         assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert src.sample(5)[0].shape == (5, 7, 7)
     src.close()
+
+
+def _write_levels(path, levels):
+    path.write_text("".join(f"; {i}\n{text}\n\n" for i, text in enumerate(levels)))
+
+
+_LEVEL_A = "#####\n#@$.#\n#####"
+_LEVEL_B = "######\n#@ $.#\n######"
+
+
+def test_boxoban_cache_hits_and_follows_file_changes(tmp_path, monkeypatch):
+    """Parsed Boxoban levels are cached; editing a file invalidates its cache entry."""
+    monkeypatch.setenv("I2A_KERAS_CACHE", str(tmp_path / "cache"))
+    level_file = tmp_path / "levels.txt"
+    _write_levels(level_file, [_LEVEL_A] * 3)
+    f1, s1 = load_boxoban(str(level_file), dim_room=None)
+    cached = list((tmp_path / "cache").glob("boxoban-*.npz"))
+    assert len(cached) == 1
+    f2, s2 = load_boxoban(str(level_file), dim_room=None)
+    np.testing.assert_array_equal(f1, f2)
+    np.testing.assert_array_equal(s1, s2)
+    _write_levels(level_file, [_LEVEL_B] * 2)  # other size and count: must not come from the cache
+    f3, _ = load_boxoban(str(level_file), dim_room=None)
+    assert f3.shape == (2, 3, 6)
+
+
+def test_binary_boxoban_file_is_named(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ValueError, match="bad.txt"):
+        load_boxoban(str(bad), cache=False)
+
+
+def test_explicit_eval_levels_use_each_source_whole(tmp_path):
+    """With ``env.eval_levels``, training sees every level of ``levels`` and evaluation only
+    levels of ``eval_levels`` (no hash split of either)."""
+    from i2a_keras.training.actor_critic import env_kwargs
+    from i2a_keras.training.config import EnvConfig
+
+    train_f, train_s = E.generate_levels(30, (7, 7), 1, seed=1)
+    eval_f, eval_s = E.generate_levels(20, (7, 7), 1, seed=2)
+    E.save_pool(str(tmp_path / "train.npz"), train_f, train_s)
+    E.save_pool(str(tmp_path / "eval.npz"), eval_f, eval_s)
+    cfg = EnvConfig(dim_room=(7, 7), num_boxes=1, levels=f"pool:{tmp_path / 'train.npz'}",
+                    eval_levels=f"pool:{tmp_path / 'eval.npz'}")
+    for split, (f, s) in (("train", (train_f, train_s)), ("eval", (eval_f, eval_s))):
+        kwargs = env_kwargs(cfg, split)
+        assert kwargs["split"] == "all"
+        src = E.make_level_source(kwargs["levels"], (7, 7), 1, kwargs["split"])
+        assert src.num_levels == len(f)
+        src.seed(0)
+        got = src.sample(200)
+        expected = {a.tobytes() + b.tobytes() for a, b in zip(f, s)}
+        seen = {a.tobytes() + b.tobytes() for a, b in zip(*got)}
+        assert seen <= expected and len(seen) == len(f)
+    with pytest.raises(ValueError, match="env.eval_levels"):
+        EnvConfig(eval_levels=str(tmp_path / "missing.npz"))
+
+
+def test_boxoban_preset_uses_unfiltered_train_and_valid():
+    from i2a_keras.training.config import model_free_preset
+
+    cfg = model_free_preset("boxoban")
+    assert (cfg.env.dim_room, cfg.env.num_boxes, cfg.env.max_steps, cfg.env.action_set) == \
+        ((10, 10), 4, 120, "moves")
+    if _boxoban_dir() is None:
+        assert cfg.env.levels == "generator" and cfg.env.eval_levels == ""
+    else:
+        assert cfg.env.levels.endswith(os.path.join("unfiltered", "train"))
+        assert cfg.env.eval_levels.endswith(os.path.join("unfiltered", "valid"))

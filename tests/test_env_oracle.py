@@ -53,9 +53,12 @@ def _run_oracle(levels, action_set, steps_per_level, rng, max_steps):
             if action_set == "gym_sokoban":
                 actions = rng.integers(0, 9, n)
                 gym_actions = actions
-            else:
+            elif action_set == "compact":
                 actions = rng.integers(0, 5, n)
                 gym_actions = actions  # compact 1-4 are gym-sokoban's push actions 1-4
+            else:
+                actions = rng.integers(0, 4, n)
+                gym_actions = actions + 1  # moves 0-3 are gym-sokoban's push actions 1-4
             reward, solved, truncated, moved, pushed = batch.step(actions)
             for i, ref in enumerate(refs):
                 _, r, done, info = ref.step(int(gym_actions[i]), observation_mode="tiny_rgb_array")
@@ -72,7 +75,7 @@ def _run_oracle(levels, action_set, steps_per_level, rng, max_steps):
     return total
 
 
-@pytest.mark.parametrize("action_set", ["gym_sokoban", "compact"])
+@pytest.mark.parametrize("action_set", ["gym_sokoban", "compact", "moves"])
 def test_oracle_random_actions(action_set):
     rng = np.random.default_rng(0)
     total = _run_oracle(_levels(), action_set, 120, rng, max_steps=40)

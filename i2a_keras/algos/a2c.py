@@ -36,8 +36,9 @@ class A2CConfig:
     """Hyper-parameters of (synchronous or asynchronous) advantage actor-critic.
 
     ``num_envs`` parallel envs x ``num_steps`` steps form one update (``num_envs * num_steps``
-    frames). RMSprop (Sec. 3.3) with ``rmsprop_rho``/``rmsprop_epsilon``; gradients clipped to a
-    global norm of ``max_grad_norm`` (0 disables). ``lr_schedule`` is "constant" or "linear"
+    frames). ``optimizer``: ``"rmsprop"`` (the paper's, Sec. 3.3; ``rmsprop_rho``/``rmsprop_epsilon``)
+    or ``"adam"`` (the Boxoban ResNet/DRC anchors' choice); gradients clipped to a global norm of
+    ``max_grad_norm`` (0 disables). ``lr_schedule`` is "constant" or "linear"
     (decays to 0 at ``total_updates``, filled in by the trainer).
     """
 
@@ -46,6 +47,7 @@ class A2CConfig:
     gamma: float = 0.99
     learning_rate: float = 7e-4
     lr_schedule: str = "constant"
+    optimizer: str = "rmsprop"
     rmsprop_rho: float = 0.99
     rmsprop_epsilon: float = 1e-5
     entropy_coef: float = 0.01
@@ -65,6 +67,8 @@ class A2CConfig:
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"invalid A2CConfig values: {', '.join(f'{k}={getattr(self, k)!r}' for k in bad)}")
+        if self.optimizer not in ("rmsprop", "adam"):
+            raise ValueError(f"A2CConfig.optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
         if self.lr_schedule not in ("constant", "linear"):
             raise ValueError(f"A2CConfig.lr_schedule must be 'constant' or 'linear', got {self.lr_schedule!r}")
 
@@ -132,16 +136,19 @@ def a2c_loss(outputs, actions, returns, entropy_coef=0.01, value_coef=0.5, norma
 
 
 def make_optimizer(config: A2CConfig, total_updates: int | None = None, mixed_precision: bool = False):
-    """RMSprop (as in the paper, Sec. 3.3) with optional linear decay and global-norm clipping."""
+    """RMSprop (as in the paper, Sec. 3.3) or Adam, optional linear decay, global-norm clipping."""
     lr = config.learning_rate
     if config.lr_schedule == "linear":
         if not total_updates or total_updates < 1:
             raise ValueError("lr_schedule='linear' needs total_updates >= 1")
         lr = keras.optimizers.schedules.PolynomialDecay(
             config.learning_rate, decay_steps=int(total_updates), end_learning_rate=0.0, power=1.0)
-    optimizer = keras.optimizers.RMSprop(
-        learning_rate=lr, rho=config.rmsprop_rho, epsilon=config.rmsprop_epsilon,
-        global_clipnorm=config.max_grad_norm if config.max_grad_norm > 0 else None)
+    clip = config.max_grad_norm if config.max_grad_norm > 0 else None
+    if config.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(learning_rate=lr, global_clipnorm=clip)
+    else:
+        optimizer = keras.optimizers.RMSprop(learning_rate=lr, rho=config.rmsprop_rho,
+                                             epsilon=config.rmsprop_epsilon, global_clipnorm=clip)
     if mixed_precision:
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer

@@ -4,10 +4,17 @@ Format: levels separated by ``; N`` header lines, one text line per room row wit
 ``@`` player, ``+`` player on target, ``$`` box, ``*`` box on target, ``.`` target, space floor.
 Levels are returned as gym-sokoban's ``(room_fixed, room_state)`` (player coded 5 everywhere).
 Malformed levels raise :class:`BoxobanFormatError` (a ValueError) naming file and level number.
+
+Parsing all 900k unfiltered training levels takes ~25 s, so :func:`load_boxoban` caches the parsed
+arrays in an ``.npz`` (``$I2A_KERAS_CACHE`` or ``~/.cache/i2a_keras``) keyed by the files' paths,
+sizes and modification times; later loads read the cache (well under a second).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import tempfile
 
 import numpy as np
 
@@ -104,15 +111,70 @@ def boxoban_files(path: str) -> list[str]:
     return sorted(files)
 
 
-def load_boxoban(path: str, dim_room=(10, 10), max_levels: int | None = None):
+def find_boxoban_dir() -> str | None:
+    """DeepMind's Boxoban level folder: ``$I2A_BOXOBAN_DIR``, else ``../shared/data/boxoban-levels``
+    beside the repository or the working directory; ``None`` when absent (it is never committed)."""
+    env = os.environ.get("I2A_BOXOBAN_DIR")
+    if env:
+        return env if os.path.isdir(env) else None
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for base in (os.path.dirname(repo), os.path.dirname(os.getcwd())):
+        path = os.path.join(base, "shared", "data", "boxoban-levels")
+        if os.path.isdir(path):
+            return path
+    return None
+
+
+def cache_dir() -> str:
+    """Folder of parsed-level caches: ``$I2A_KERAS_CACHE`` or ``~/.cache/i2a_keras``."""
+    return os.environ.get("I2A_KERAS_CACHE") or os.path.join(os.path.expanduser("~"), ".cache",
+                                                              "i2a_keras")
+
+
+def _cache_path(files, dim_room, max_levels) -> str:
+    stats = [(os.path.abspath(fn), os.stat(fn).st_size, os.stat(fn).st_mtime_ns) for fn in files]
+    key = json.dumps([stats, list(dim_room) if dim_room else None, max_levels, 1])
+    digest = hashlib.sha1(key.encode()).hexdigest()[:20]
+    return os.path.join(cache_dir(), f"boxoban-{digest}.npz")
+
+
+def load_boxoban(path: str, dim_room=(10, 10), max_levels: int | None = None, cache: bool = True):
     """Load Boxoban levels from a file or directory: ``(room_fixed, room_state)`` ``uint8 (N, H, W)``.
 
     ``dim_room=None`` accepts any size (all levels must then share the first level's size).
+    ``cache``: read/write the parsed arrays from/to :func:`cache_dir` (a failed write is ignored).
     """
+    files = boxoban_files(path)
+    cached = _cache_path(files, dim_room, max_levels) if cache else None
+    if cached and os.path.exists(cached):
+        try:
+            with np.load(cached) as data:
+                return data["room_fixed"], data["room_state"]
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable cache: parse again and overwrite it
+    fixed, state = _parse_files(files, dim_room, max_levels)
+    if cached:
+        try:
+            os.makedirs(os.path.dirname(cached), exist_ok=True)
+            fd, tmp = tempfile.mkstemp(suffix=".npz", dir=os.path.dirname(cached))
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, room_fixed=fixed, room_state=state)
+            os.replace(tmp, cached)
+        except OSError:
+            pass
+    return fixed, state
+
+
+def _parse_files(files, dim_room, max_levels):
     fixed, state, total = [], [], 0
-    for fn in boxoban_files(path):
-        with open(fn, encoding="utf-8") as fh:
-            f, s, _ = parse_boxoban_text(fh.read(), dim_room, source=fn)
+    for fn in files:
+        try:
+            with open(fn, encoding="utf-8") as fh:
+                text = fh.read()
+        except UnicodeDecodeError as exc:
+            raise BoxobanFormatError(f"{fn}: not a Boxoban text file ({exc.reason} at byte "
+                                     f"{exc.start})") from None
+        f, s, _ = parse_boxoban_text(text, dim_room, source=fn)
         if fixed and f.shape[1:] != fixed[0].shape[1:]:
             raise BoxobanFormatError(f"{fn}: level size {f.shape[1:]} differs from {fixed[0].shape[1:]}")
         fixed.append(f)

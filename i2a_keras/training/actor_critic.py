@@ -39,9 +39,15 @@ __all__ = ["train_actor_critic", "make_env", "env_kwargs", "setup_runtime", "der
 
 
 def env_kwargs(env: EnvConfig, split: str) -> dict:
-    """Keyword arguments of :func:`i2a_keras.envs.make_vec` for ``split`` ("train" or "eval")."""
+    """Keyword arguments of :func:`i2a_keras.envs.make_vec` for ``split`` ("train" or "eval").
+
+    With an explicit ``env.eval_levels`` the two splits are two sources, each used whole.
+    """
+    levels = env.levels
+    if env.eval_levels:
+        levels, split = (env.eval_levels if split == "eval" else env.levels), "all"
     return dict(dim_room=tuple(env.dim_room), num_boxes=env.num_boxes, max_steps=env.max_steps,
-                observation=env.observation, action_set=env.action_set, levels=env.levels,
+                observation=env.observation, action_set=env.action_set, levels=levels,
                 split=split, holdout_fraction=env.holdout_fraction)
 
 

@@ -16,7 +16,7 @@ from i2a_keras.training.config import apply_override, apply_overrides, config_to
 __all__ = ["ArgumentValueError", "PRESETS", "DEFAULT_FLAG_KEYS", "add_common_arguments", "config_from_args",
            "print_config"]
 
-PRESETS = ("tiny", "small", "paper")
+PRESETS = ("tiny", "small", "boxoban", "paper")
 
 
 class ArgumentValueError(ValueError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -29,7 +30,9 @@ class EnvConfig:
 
     Training envs draw levels from the ``"train"`` split and evaluation envs from the held-out
     ``"eval"`` split of the level source (disjoint by level content, ``holdout_fraction``);
-    ``train_seed``/``eval_seed`` seed the two level streams.
+    ``train_seed``/``eval_seed`` seed the two level streams. A non-empty ``eval_levels`` is an
+    explicit held-out source instead (e.g. Boxoban's ``unfiltered/valid``): then training uses
+    every level of ``levels`` and evaluation every level of ``eval_levels``.
     """
 
     dim_room: tuple = (7, 7)
@@ -38,6 +41,7 @@ class EnvConfig:
     observation: str = "one_hot"
     action_set: str = "compact"
     levels: str = "generator"
+    eval_levels: str = ""
     holdout_fraction: float = 0.1
     train_seed: int = 0
     eval_seed: int = 1_000_003
@@ -51,10 +55,14 @@ class EnvConfig:
                              f"{self.num_boxes}, {self.max_steps}")
         if not 0.0 < self.holdout_fraction < 1.0:
             raise ValueError(f"env.holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
-        try:
-            check_level_spec(self.levels)
-        except ValueError as exc:
-            raise ValueError(f"env.levels: {exc}") from exc
+        for key in ("levels", "eval_levels"):
+            spec = getattr(self, key)
+            if key == "eval_levels" and not spec:
+                continue
+            try:
+                check_level_spec(spec)
+            except ValueError as exc:
+                raise ValueError(f"env.{key}: {exc}") from exc
 
 
 @dataclass
@@ -148,11 +156,43 @@ def _model_free_paper() -> ActorCriticConfig:
         eval=EvalConfig(num_levels=1000, num_envs=100, interval_frames=50_000_000))
 
 
-MODEL_FREE_PRESETS = {"tiny": _model_free_tiny, "small": _model_free_small, "paper": _model_free_paper}
+def boxoban_env() -> EnvConfig:
+    """The paper's task on one-hot grids (10x10, 4 boxes, 120 steps, Sec. 4.1) with 4 actions.
+
+    Levels: DeepMind's Boxoban unfiltered train set, evaluated on unfiltered valid, when the level
+    folder is found (:func:`i2a_keras.envs.boxoban.find_boxoban_dir`); otherwise our generator
+    with a held-out hash split. Actions: ``moves`` (up/down/left/right): no no-op, as the Boxoban
+    anchors use, and 4 imagined rollouts per I2A step instead of 5.
+    """
+    from i2a_keras.envs.boxoban import find_boxoban_dir
+
+    root = find_boxoban_dir()
+    train = os.path.join(root, "unfiltered", "train") if root else ""
+    valid = os.path.join(root, "unfiltered", "valid") if root else ""
+    found = bool(root) and os.path.isdir(train) and os.path.isdir(valid)
+    return EnvConfig(dim_room=(10, 10), num_boxes=4, max_steps=120, observation="one_hot",
+                     action_set="moves", levels=f"boxoban:{train}" if found else "generator",
+                     eval_levels=f"boxoban:{valid}" if found else "")
+
+
+def _model_free_boxoban() -> ActorCriticConfig:
+    return ActorCriticConfig(
+        env=boxoban_env(),
+        model=ModelFreeConfig(conv_filters=(32, 32, 32), strides=(1, 1, 2)),
+        a2c=A2CConfig(num_envs=256, num_steps=20, optimizer="adam", learning_rate=4e-4,
+                      lr_schedule="linear"),
+        run=RunConfig(total_frames=50_000_000, log_interval_frames=200_000,
+                      checkpoint_interval_frames=1_000_000),
+        eval=EvalConfig(num_levels=1000, num_envs=200, interval_frames=5_000_000))
+
+
+MODEL_FREE_PRESETS = {"tiny": _model_free_tiny, "small": _model_free_small,
+                      "boxoban": _model_free_boxoban, "paper": _model_free_paper}
 
 
 def model_free_preset(name: str) -> ActorCriticConfig:
-    """``tiny`` (tests, seconds), ``small`` (CPU, 7x7 / 2 boxes) or ``paper`` (GPU, 80x80 RGB)."""
+    """``tiny`` (tests, seconds), ``small`` (CPU, 7x7 / 2 boxes), ``boxoban`` (10x10 / 4 boxes,
+    one-hot, Boxoban levels) or ``paper`` (GPU, 80x80 RGB)."""
     if name not in MODEL_FREE_PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {sorted(MODEL_FREE_PRESETS)}")
     return MODEL_FREE_PRESETS[name]()

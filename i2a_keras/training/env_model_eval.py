@@ -181,4 +181,4 @@ def save_rollout_figure(model, data: dict, path: str, k: int = 5, num_rows: int 
 
 def _action_names(num_actions: int):
     from i2a_keras.envs.core import action_names
-    return action_names("compact" if num_actions == 5 else "gym_sokoban")
+    return action_names({4: "moves", 5: "compact"}.get(num_actions, "gym_sokoban"))
