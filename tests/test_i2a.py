@@ -21,7 +21,9 @@ def _agent(env_model=None, **overrides):
 
 def test_agent_contract_and_aux_loss():
     agent = _agent(distill_weight=0.5)
-    out = agent(random_obs(3))
+    acting = agent(random_obs(3))
+    assert "aux_loss" not in acting and set(acting["imagined"]) == {"frames", "rewards"}
+    out = agent(random_obs(3), training=True)
     assert tuple(out["logits"].shape) == (3, NUM_ACTIONS)
     assert tuple(out["value"].shape) == (3,)
     assert out["logits"].dtype == tf.float32 and out["value"].dtype == tf.float32
@@ -84,9 +86,11 @@ def test_keras_round_trip_with_safe_mode(tmp_path, sampling):
     assert len(loaded.trainable_variables) == len(agent.trainable_variables)
     for a, b in zip(agent.weights, loaded.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
-    if sampling == "argmax":
-        for key in ("logits", "value", "aux_loss"):
-            np.testing.assert_allclose(agent(obs)[key], loaded(obs)[key], rtol=1e-5, atol=1e-6)
+    noise = np.random.default_rng(0).random((3,) + (agent.rollout_noise_shape or (0,)), np.float32)
+    kwargs = {"rollout_noise": noise} if agent.rollout_noise_shape else {}
+    for key in ("logits", "value", "aux_loss"):
+        np.testing.assert_allclose(agent(obs, training=True, **kwargs)[key],
+                                   loaded(obs, training=True, **kwargs)[key], rtol=1e-5, atol=1e-6)
     assert loaded.config.rollout_length == 3 and loaded.config.rollout_sampling == sampling
 
 

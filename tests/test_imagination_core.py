@@ -1,6 +1,7 @@
 """Imagination core (Sec. 3.1): one rollout per action, batched, env model frozen."""
 import numpy as np
 import pytest
+import keras
 import tensorflow as tf
 
 from i2a_keras.models.i2a import RolloutPolicy
@@ -50,30 +51,61 @@ def test_copy_model_imagines_the_input_and_zero_reward():
     assert float(tf.reduce_max(tf.abs(out["rewards"]))) == 0.0
 
 
+class _DifferentiableModel(keras.layers.Layer):
+    """A stand-in env model whose prediction *is* differentiable in its weight ``w`` and in the
+    observation, so only the core's ``stop_gradient`` keeps gradients out of it."""
+
+    def build(self, input_shape=None):
+        self.w = self.add_weight(shape=(), initializer="ones", name="w")
+
+    def predict_next(self, obs, actions):
+        obs = tf.cast(obs, tf.float32)
+        return obs * self.w, tf.reduce_sum(obs, axis=[1, 2, 3]) * self.w
+
+
 def test_env_model_receives_no_gradient_and_is_frozen():
-    env_model = tiny_env_model()
-    core = _core(env_model, tau=2)
-    obs = random_obs(2)
+    model = _DifferentiableModel()
+    model.build()
+    core = _core(model, tau=2)
+    obs = tf.constant(random_obs(2), tf.float32)
     core(obs)
-    assert not env_model.trainable_variables
+    assert not model.trainable_variables and not _core(tiny_env_model()).env_model.trainable_variables
     with tf.GradientTape() as tape:
+        tape.watch(model.w.value)
+        tape.watch(obs)
         out = core(obs)
         loss = tf.reduce_sum(out["frames"] ** 2) + tf.reduce_sum(out["rewards"] ** 2)
-    grads = tape.gradient(loss, env_model.weights + core.rollout_policy.weights)
+    grads = tape.gradient(loss, [model.w.value, obs] + [w.value for w in core.rollout_policy.weights])
     assert all(g is None for g in grads)
 
 
-def test_sampled_rollouts_follow_the_seed():
+def test_sampled_rollouts_are_a_function_of_the_noise():
+    """Exact imagination: equal noise gives equal rollouts, eager or compiled, so the update can
+    replay the acting pass; other noise gives other rollouts."""
+    core = _core(tau=4, sampling="sample")
     obs = random_obs(8)
-    env_model, policy = tiny_env_model(), RolloutPolicy(NUM_ACTIONS, (8,), (3,), (1,), 16)
+    rng = np.random.default_rng(0)
+    noise = rng.random((8,) + core.noise_shape(), np.float32)
+    other = rng.random((8,) + core.noise_shape(), np.float32)
+    compiled = tf.function(lambda o, u: core(o, noise=u))
+    eager = core(obs, noise=noise)
+    for out in (compiled(obs, noise), compiled(obs, noise)):
+        np.testing.assert_array_equal(out["actions"], eager["actions"])
+        np.testing.assert_array_equal(out["frames"], eager["frames"])
+    assert (compiled(obs, other)["actions"].numpy() != eager["actions"].numpy()).any()
+    with pytest.raises(ValueError, match="noise"):
+        core(obs, noise=noise[:, :, :2])
 
-    def actions(seed):
-        core = ImaginationCore(env_model, policy, NUM_ACTIONS, rollout_length=4,
-                               rollout_sampling="sample", seed=seed)
-        return core(obs)["actions"].numpy()
 
-    np.testing.assert_array_equal(actions(3), actions(3))
-    assert (actions(3) != actions(4)).any()
+def test_inverse_cdf_sampling_follows_the_rollout_policy():
+    core = _core(tau=2, sampling="sample")
+    logits = np.log(np.array([[0.1, 0.2, 0.3, 0.15, 0.25]], np.float32))
+    assert logits.shape[-1] == NUM_ACTIONS
+    u = np.random.default_rng(1).random(40_000).astype(np.float32)
+    actions = core._choose(np.repeat(logits, len(u), axis=0), u).numpy()
+    freq = np.bincount(actions, minlength=NUM_ACTIONS) / len(u)
+    np.testing.assert_allclose(freq, np.exp(logits[0]), atol=0.01)
+    assert core._choose(logits, np.array([0.9999999], np.float32)).numpy()[0] == NUM_ACTIONS - 1
 
 
 def test_bad_arguments_raise():
@@ -86,11 +118,3 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match=r"\(B, H, W, C\)"):
         _core()(random_obs(2)[0])
 
-
-def test_sampling_draws_fresh_actions_on_every_compiled_call():
-    core = _core(tau=4, sampling="sample", seed=5)
-    obs = random_obs(8)
-    imagine = tf.function(lambda o: core(o)["actions"])
-    first, second = imagine(obs).numpy(), imagine(obs).numpy()
-    np.testing.assert_array_equal(first[:, :, 0], second[:, :, 0])
-    assert (first[:, :, 1:] != second[:, :, 1:]).any()

@@ -12,23 +12,24 @@ asynchronous (:mod:`i2a_keras.algos.a3c`) variants:
 - :func:`a2c_loss`: policy-gradient loss with the advantage ``R - V`` held constant, value loss
   ``0.5 * (R - V)^2``, entropy bonus, plus the agent's optional ``aux_loss`` (e.g. the I2A
   distillation loss, Sec. 3.1).
-- :class:`A2CLearner`: ``tf.function`` steps (policy evaluation, gradients, update) with RMSprop and
-  global-norm gradient clipping.
-- :class:`RolloutRunner`: collects ``num_steps`` steps from a batched vector env with one
-  ``tf.function`` call per step; actions are sampled in numpy (Gumbel-max) from a seeded
-  ``np.random.Generator`` so runs are reproducible and the RNG state is checkpointable.
+- :class:`A2CLearner`: compiled acting and update steps (:mod:`i2a_keras.backends`: TensorFlow or
+  JAX) with RMSprop or Adam and gradient-norm clipping per parameter group.
+- :class:`RolloutRunner`: collects ``num_steps`` steps from a batched vector env with one compiled
+  acting call per step; the imagination noise and the actions are drawn in numpy from a seeded
+  ``np.random.Generator``, so runs are reproducible and the RNG state is checkpointable. The
+  rollout keeps what the acting pass computed (logits, values, imagined rollouts) for the update.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-__all__ = ["A2CConfig", "nstep_returns", "a2c_loss", "make_optimizer", "A2CLearner",
-           "RolloutRunner", "Rollout", "sample_actions", "final_obs_rows"]
+__all__ = ["A2CConfig", "nstep_returns", "a2c_loss", "make_optimizer", "clip_by_group",
+           "A2CLearner", "RolloutRunner", "Rollout", "sample_actions", "final_obs_rows",
+           "make_acting_fn", "make_policy_fn", "draw_noise", "rollout_noise_shape"]
 
 
 @dataclass
@@ -37,8 +38,9 @@ class A2CConfig:
 
     ``num_envs`` parallel envs x ``num_steps`` steps form one update (``num_envs * num_steps``
     frames). ``optimizer``: ``"rmsprop"`` (the paper's, Sec. 3.3; ``rmsprop_rho``/``rmsprop_epsilon``)
-    or ``"adam"`` (the Boxoban ResNet/DRC anchors' choice); gradients clipped to a global norm of
-    ``max_grad_norm`` (0 disables). ``lr_schedule`` is "constant" or "linear"
+    or ``"adam"`` (the Boxoban ResNet/DRC anchors' choice); each parameter group's gradient (the
+    I2A's distilled rollout policy apart from the rest) is clipped to norm ``max_grad_norm``
+    (0 disables). ``lr_schedule`` is "constant" or "linear"
     (decays to 0 at ``total_updates``, filled in by the trainer).
     """
 
@@ -136,22 +138,46 @@ def a2c_loss(outputs, actions, returns, entropy_coef=0.01, value_coef=0.5, norma
 
 
 def make_optimizer(config: A2CConfig, total_updates: int | None = None, mixed_precision: bool = False):
-    """RMSprop (as in the paper, Sec. 3.3) or Adam, optional linear decay, global-norm clipping."""
+    """RMSprop (as in the paper, Sec. 3.3) or Adam, with optional linear decay. Gradient clipping
+    is the learner's (per parameter group, :func:`clip_by_group`), not the optimizer's."""
     lr = config.learning_rate
     if config.lr_schedule == "linear":
         if not total_updates or total_updates < 1:
             raise ValueError("lr_schedule='linear' needs total_updates >= 1")
         lr = keras.optimizers.schedules.PolynomialDecay(
             config.learning_rate, decay_steps=int(total_updates), end_learning_rate=0.0, power=1.0)
-    clip = config.max_grad_norm if config.max_grad_norm > 0 else None
     if config.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(learning_rate=lr, global_clipnorm=clip)
+        optimizer = keras.optimizers.Adam(learning_rate=lr)
     else:
         optimizer = keras.optimizers.RMSprop(learning_rate=lr, rho=config.rmsprop_rho,
-                                             epsilon=config.rmsprop_epsilon, global_clipnorm=clip)
+                                             epsilon=config.rmsprop_epsilon)
     if mixed_precision:
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
+
+
+def clip_by_group(grads, groups: dict, max_norm: float, scale=1.0):
+    """Clip each parameter group's gradient to norm ``max_norm`` (0: no clipping).
+
+    ``groups`` maps a name to gradient indices. Clipping the distilled rollout policy's gradient
+    apart from the RL gradient keeps a large distillation gradient from shrinking the policy
+    update, as one global norm would. ``scale`` is a loss scale the gradients still carry.
+    Returns the clipped gradients and ``grad_norm`` (all groups) plus ``grad_norm_<group>``
+    (when there are several), all unscaled and before clipping.
+    """
+    out = list(grads)
+    squares = {name: sum(ops.sum(ops.square(ops.cast(grads[i], "float32"))) for i in idx)
+               for name, idx in groups.items() if idx}
+    metrics = {"grad_norm": ops.sqrt(sum(squares.values())) / scale}
+    for name, sq in squares.items():
+        norm = ops.sqrt(sq)
+        if len(squares) > 1:
+            metrics[f"grad_norm_{name}"] = norm / scale
+        if max_norm > 0:
+            factor = ops.minimum(1.0, max_norm * scale / (norm + 1e-6))
+            for i in groups[name]:
+                out[i] = grads[i] * ops.cast(factor, grads[i].dtype)
+    return out, metrics
 
 
 def sample_actions(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -160,113 +186,166 @@ def sample_actions(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.argmax(logits + gumbel, axis=-1).astype(np.int32)
 
 
-class A2CLearner:
-    """Owns the agent, the optimizer and the compiled ``tf.function`` steps.
+def rollout_noise_shape(agent) -> tuple | None:
+    """Per-observation shape of the uniforms an agent's imagination consumes (``None``: none)."""
+    return getattr(agent, "rollout_noise_shape", None)
 
-    ``update(rollout)`` computes n-step returns (bootstrapping from the value of the last
-    observation, computed in the same forward pass) and applies one RMSprop step. For A3C the two
-    halves are also available: ``compute_gradients`` and ``apply_gradients``.
+
+def draw_noise(agent, n: int, rng: np.random.Generator):
+    """Uniforms ``(n,) + rollout_noise_shape`` for the agent's rollout policy, or ``None``."""
+    shape = rollout_noise_shape(agent)
+    return None if shape is None else rng.random((n,) + tuple(shape), dtype=np.float32)
+
+
+def _acting(call, obs, noise=None):
+    kwargs = {} if noise is None else {"rollout_noise": noise}
+    out = call(obs, training=False, **kwargs)
+    replay = {k: v for k, v in out.items() if k == "imagined"}
+    return ops.cast(out["logits"], "float32"), ops.cast(out["value"], "float32"), replay
+
+
+def make_acting_fn(agent):
+    """Compiled acting pass ``fn(obs, noise=None) -> (logits, value, replay)`` at the agent's
+    current weights. ``replay`` holds what the agent imagined (the I2A's ``"imagined"``
+    rollouts), to be passed back to the update unchanged; model-free agents return ``{}``."""
+    from i2a_keras import backends
+
+    compiled = backends.get().forward_fn(agent, _acting)
+
+    def act(obs, noise=None):
+        return compiled(obs) if noise is None else compiled(obs, noise)
+
+    return act
+
+
+def make_policy_fn(agent):
+    """Compiled ``fn(obs, rng) -> logits`` (numpy) for evaluation and data collection; the
+    agent's rollout noise, if any, is drawn from ``rng``."""
+    from i2a_keras import backends
+
+    compiled = backends.get().forward_fn(agent, lambda call, *args: _acting(call, *args)[0])
+
+    def policy(obs, rng):
+        noise = draw_noise(agent, len(obs), rng)
+        return np.asarray(compiled(obs) if noise is None else compiled(obs, noise))
+
+    return policy
+
+
+class A2CLearner:
+    """Owns the agent, the optimizer and the compiled acting and update steps.
+
+    ``update(rollout)`` computes n-step returns from the values stored while acting and applies one
+    optimizer step on the ``num_steps * num_envs`` acting rows only (no bootstrap rows), replaying
+    the imagination stored with the rollout, so the update differentiates exactly the forward pass
+    that chose the actions. For A3C the two halves are also available: ``compute_gradients`` and
+    ``apply_gradients``. Compiled through :mod:`i2a_keras.backends` (TensorFlow or JAX).
+    ``apply_updates=False`` (an A3C worker's learner over its copy of the agent) compiles no update
+    step; its ``optimizer`` (the shared one) only supplies the loss scale.
     """
 
-    def __init__(self, agent: keras.Model, optimizer, config: A2CConfig, observation_shape,
-                 observation_dtype="uint8"):
+    def __init__(self, agent: keras.Model, optimizer, config: A2CConfig, observation_shape=None,
+                 apply_updates: bool = True):
+        from i2a_keras import backends
+
         self.agent = agent
         self.optimizer = optimizer
         self.config = config
-        self.observation_shape = tuple(observation_shape)
-        obs_spec = tf.TensorSpec((None,) + self.observation_shape, tf.as_dtype(observation_dtype))
-        T = config.num_steps
-        batch_specs = (
-            tf.TensorSpec((T, None) + self.observation_shape, tf.as_dtype(observation_dtype)),  # obs
-            tf.TensorSpec((None,) + self.observation_shape, tf.as_dtype(observation_dtype)),  # last obs
-            tf.TensorSpec((T, None), tf.int32),  # actions
-            tf.TensorSpec((T, None), tf.float32),  # rewards
-            tf.TensorSpec((T, None), tf.bool),  # terminated
-            tf.TensorSpec((T, None), tf.bool),  # truncated
-            tf.TensorSpec((T, None), tf.float32),  # truncation values
-        )
-        self.policy = tf.function(self._policy, input_signature=[obs_spec])
-        self.value = tf.function(self._value, input_signature=[obs_spec])
-        self._update = tf.function(self._update_impl, input_signature=batch_specs)
-        self._gradients = tf.function(self._gradients_impl, input_signature=batch_specs)
-        if not self.optimizer.built:
-            self.optimizer.build(self.agent.trainable_variables)
+        self.observation_shape = tuple(observation_shape or agent.observation_shape)
+        self.noise_shape = rollout_noise_shape(agent)
+        backend = backends.get()
+        self._to_numpy = backend.to_numpy
+        self._act = make_acting_fn(agent)
+        self._value = backend.forward_fn(agent, lambda call, *a: _acting(call, *a)[1])
+        groups = agent.parameter_groups() if hasattr(agent, "parameter_groups") else \
+            {"all": agent.trainable_variables}
+        index = {id(v): i for i, v in enumerate(agent.trainable_variables)}
+        self.groups = {name: [index[id(v)] for v in vs] for name, vs in groups.items()}
+        if optimizer is not None:
+            # Clipping is per group here; an optimizer restored from an older checkpoint may
+            # still carry its own global-norm clip, which would clip the groups together again.
+            inner = getattr(optimizer, "inner_optimizer", optimizer)
+            for opt in {id(optimizer): optimizer, id(inner): inner}.values():
+                opt.global_clipnorm = None
+                opt.clipnorm = None
+            if apply_updates and not optimizer.built:
+                optimizer.build(agent.trainable_variables)
+        if apply_updates:
+            self._update = backend.train_step_fn(agent, optimizer, self._loss, self._clip)
+        self._gradients = backend.gradients_fn(agent, self._loss, self._clip, optimizer)
 
-    def _policy(self, obs):
-        out = self.agent(obs, training=False)
-        return ops.cast(out["logits"], "float32"), ops.cast(out["value"], "float32")
+    def _clip(self, grads, scale):
+        return clip_by_group(grads, self.groups, self.config.max_grad_norm, scale)
 
-    def _value(self, obs):
-        return ops.cast(self.agent(obs, training=False)["value"], "float32")
+    def act(self, obs, noise=None):
+        """Acting pass: numpy ``(logits, value)`` and the agent's ``replay`` tensors."""
+        logits, value, replay = self._act(obs, noise)
+        return np.asarray(logits), np.asarray(value), replay
 
-    def _loss(self, obs, last_obs, actions, rewards, terminated, truncated, truncation_values):
+    def value(self, obs, noise=None) -> np.ndarray:
+        return np.asarray(self._value(obs) if noise is None else self._value(obs, noise))
+
+    def _loss(self, call, obs, actions, returns, behaviour_logits, replay):
         cfg = self.config
-        T = cfg.num_steps
-        n = tf.shape(last_obs)[0]
-        flat_obs = tf.concat([tf.reshape(obs, (-1,) + self.observation_shape), last_obs], axis=0)
-        out = self.agent(flat_obs, training=True)
-        values = tf.cast(out["value"], tf.float32)
-        bootstrap = tf.stop_gradient(values[T * n:])
-        returns = tf.stop_gradient(nstep_returns(rewards, bootstrap, terminated, truncated,
-                                                 truncation_values, cfg.gamma))
-        rollout_out = dict(out)
-        rollout_out["logits"] = out["logits"][: T * n]
-        rollout_out["value"] = values[: T * n]
-        loss, metrics = a2c_loss(rollout_out, tf.reshape(actions, (-1,)), tf.reshape(returns, (-1,)),
-                                 cfg.entropy_coef, cfg.value_coef, cfg.normalize_advantages)
-        metrics["mean_return_target"] = tf.reduce_mean(returns)
-        metrics["mean_value"] = tf.reduce_mean(values[: T * n])
+        out = call(obs, training=True, **replay)
+        loss, metrics = a2c_loss(out, actions, returns, cfg.entropy_coef, cfg.value_coef,
+                                 cfg.normalize_advantages)
+        values = ops.cast(out["value"], "float32")
+        metrics["mean_return_target"] = ops.mean(returns)
+        metrics["mean_value"] = ops.mean(values)
+        # KL(acting policy || policy being differentiated): 0 up to float error for A2C; the
+        # policy lag of an A3C worker otherwise.
+        log_mu = ops.log_softmax(behaviour_logits, axis=-1)
+        log_pi = ops.log_softmax(ops.cast(out["logits"], "float32"), axis=-1)
+        metrics["behaviour_kl"] = ops.mean(ops.sum(ops.exp(log_mu) * (log_mu - log_pi), axis=-1))
         return loss, metrics
 
-    def _gradients_impl(self, *batch):
-        variables = self.agent.trainable_variables
-        with tf.GradientTape() as tape:
-            loss, metrics = self._loss(*batch)
-            scaled = self.optimizer.scale_loss(loss) if hasattr(self.optimizer, "scale_loss") else loss
-        grads = tape.gradient(scaled, variables)
-        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-        norm = tf.linalg.global_norm(grads)
-        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            norm = norm / tf.cast(self.optimizer.dynamic_scale, norm.dtype)
-        metrics["grad_norm"] = norm
-        return grads, metrics
-
-    def _update_impl(self, *batch):
-        grads, metrics = self._gradients_impl(*batch)
-        self.optimizer.apply(grads, self.agent.trainable_variables)
-        return metrics
-
-    @staticmethod
-    def _batch(rollout: "Rollout"):
-        return (rollout.obs, rollout.last_obs, rollout.actions, rollout.rewards, rollout.terminated,
-                rollout.truncated, rollout.truncation_values)
+    def batch(self, rollout: "Rollout"):
+        """The update's inputs: flat acting rows, actions, n-step returns, acting logits, replay."""
+        T, N = rollout.actions.shape
+        returns = nstep_returns(rollout.rewards, rollout.bootstrap_value, rollout.terminated,
+                                rollout.truncated, rollout.truncation_values, self.config.gamma)
+        flat = lambda x: ops.reshape(x, (T * N,) + tuple(x.shape[2:]))  # noqa: E731
+        replay = {k: {kk: flat(vv) for kk, vv in v.items()} if isinstance(v, dict) else flat(v)
+                  for k, v in rollout.replay.items()}
+        return (rollout.obs.reshape((T * N,) + rollout.obs.shape[2:]),
+                rollout.actions.reshape(-1),
+                np.asarray(self._to_numpy(returns), np.float32).reshape(-1),
+                rollout.logits.reshape(T * N, -1), replay)
 
     def update(self, rollout: "Rollout") -> dict:
         """One synchronous A2C update on a rollout; returns float metrics."""
-        metrics = self._update(*self._batch(rollout))
-        return {k: float(v) for k, v in metrics.items()}
+        metrics = self._update(*self.batch(rollout))
+        return {k: float(v) for k, v in self._to_numpy(metrics).items()}
 
     def compute_gradients(self, rollout: "Rollout"):
-        """Gradients of the loss on ``rollout`` at the current weights (A3C workers)."""
-        grads, metrics = self._gradients(*self._batch(rollout))
-        return grads, metrics
+        """Gradients of the loss on ``rollout`` at this learner's agent's weights (A3C)."""
+        return self._gradients(*self.batch(rollout))
 
     def apply_gradients(self, grads):
-        """Apply gradients with the shared optimizer (A3C)."""
+        """Apply gradients (already clipped by group) with this learner's optimizer (A3C)."""
         self.optimizer.apply(grads, self.agent.trainable_variables)
 
 
 @dataclass
 class Rollout:
-    """``num_steps`` x ``num_envs`` transitions plus the observation after the last step."""
+    """``num_steps`` x ``num_envs`` transitions as the agent acted on them.
+
+    ``logits`` are the acting policy's, ``bootstrap_value`` is ``V`` of the observation after the
+    last step and ``truncation_values`` ``V(final_obs)`` of time-limit cuts, all computed while
+    acting; ``replay`` holds the agent's acting-time tensors (the I2A's imagined rollouts),
+    stacked ``(T, N, ...)``.
+    """
 
     obs: np.ndarray
-    last_obs: np.ndarray
     actions: np.ndarray
     rewards: np.ndarray
     terminated: np.ndarray
     truncated: np.ndarray
     truncation_values: np.ndarray
+    bootstrap_value: np.ndarray
+    logits: np.ndarray
+    replay: dict = field(default_factory=dict)
 
 
 def final_obs_rows(info, indices):
@@ -277,12 +356,31 @@ def final_obs_rows(info, indices):
     return np.stack([np.asarray(final[i]) for i in indices])
 
 
+def _bucket(k: int, n: int) -> int:
+    """Rows to evaluate ``k`` truncated envs with: the next power of two (>= 8, <= n), so the
+    compiled value function sees few distinct shapes."""
+    size = 8
+    while size < k:
+        size *= 2
+    return max(k, min(size, n))
+
+
+def _stack_replay(steps: list[dict]) -> dict:
+    if not steps or not steps[0]:
+        return {}
+    return {key: ({k: ops.stack([s[key][k] for s in steps]) for k in steps[0][key]}
+                  if isinstance(steps[0][key], dict) else ops.stack([s[key] for s in steps]))
+            for key in steps[0]}
+
+
 class RolloutRunner:
     """Collects rollouts from a batched vector env (SAME_STEP autoreset) for A2C/A3C.
 
-    Episode statistics of finished episodes accumulate in ``self.episodes`` as dicts with
-    ``return``, ``length`` and ``solved`` (from ``info["solved"]`` at the final step); the trainer
-    drains them with :meth:`pop_episodes`.
+    All randomness of acting comes from ``rng`` (a checkpointed numpy generator): each step draws
+    the agent's rollout noise (if it imagines) and then the actions. Episode statistics of
+    finished episodes accumulate in ``self.episodes`` as dicts with ``return``, ``length`` and
+    ``solved`` (from ``info["solved"]`` at the final step); the trainer drains them with
+    :meth:`pop_episodes`.
     """
 
     def __init__(self, env, learner: A2CLearner, num_steps: int, rng: np.random.Generator):
@@ -303,6 +401,17 @@ class RolloutRunner:
         self._ep_length[:] = 0
         return self.obs
 
+    def _noise(self, n):
+        return draw_noise(self.learner.agent, n, self.rng)
+
+    def _truncation_values(self, final_obs):
+        k = len(final_obs)
+        size = _bucket(k, self.num_envs)
+        if size > k:
+            pad = np.repeat(final_obs[:1], size - k, axis=0)
+            final_obs = np.concatenate([final_obs, pad])
+        return self.learner.value(final_obs, self._noise(size))[:k]
+
     def collect(self) -> Rollout:
         if self.obs is None:
             raise RuntimeError("RolloutRunner.collect() called before reset()")
@@ -313,11 +422,15 @@ class RolloutRunner:
         terminated = np.empty((T, N), bool)
         truncated = np.empty((T, N), bool)
         truncation_values = np.zeros((T, N), np.float32)
-        policy, value = self.learner.policy, self.learner.value
+        logits_buf, replay = None, []
         obs = self.obs
         for t in range(T):
-            logits, _ = policy(obs)
-            act = sample_actions(logits.numpy(), self.rng)
+            logits, _, step_replay = self.learner.act(obs, self._noise(N))
+            if logits_buf is None:
+                logits_buf = np.empty((T, N, logits.shape[-1]), np.float32)
+            logits_buf[t] = logits
+            replay.append(step_replay)
+            act = sample_actions(logits, self.rng)
             obs_buf[t] = obs
             actions[t] = act
             obs, rew, term, trunc, info = self.env.step(act)
@@ -330,10 +443,12 @@ class RolloutRunner:
             if done.any():
                 cut = np.flatnonzero(trunc & ~term)
                 if cut.size:
-                    truncation_values[t, cut] = value(final_obs_rows(info, cut)).numpy()
+                    truncation_values[t, cut] = self._truncation_values(final_obs_rows(info, cut))
                 self._record_episodes(np.flatnonzero(done), term, info)
         self.obs = np.asarray(obs)
-        return Rollout(obs_buf, self.obs, actions, rewards, terminated, truncated, truncation_values)
+        bootstrap = self.learner.value(self.obs, self._noise(N))
+        return Rollout(obs_buf, actions, rewards, terminated, truncated, truncation_values,
+                       bootstrap, logits_buf, _stack_replay(replay))
 
     def _record_episodes(self, idx, terminated, info):
         solved = info.get("solved")

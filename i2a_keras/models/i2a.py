@@ -176,8 +176,9 @@ class I2AAgent(keras.Model):
     """Imagination-augmented actor-critic agent (Sec. 2-3) following the agent contract.
 
     ``agent(obs)`` with ``obs (B, H, W, C)`` (uint8 or float, the env's encoding) returns
-    ``{"logits": (B, A), "value": (B,), "aux_loss": scalar (weighted distillation loss),
-    "rollout_logits": (B, A)}``. ``env_model`` (with ``predict_next``) is frozen.
+    ``{"logits": (B, A), "value": (B,), "imagined": {...}}``; with ``training=True`` also
+    ``"aux_loss"`` (weighted distillation loss) and ``"rollout_logits"``. ``env_model`` (with
+    ``predict_next``) is frozen. See :meth:`call` for exact (replayed) imagination.
     """
 
     def __init__(self, observation_shape, num_actions, env_model, config=None, **kwargs):
@@ -217,7 +218,7 @@ class I2AAgent(keras.Model):
             return
         # Calling the sublayers on a dummy batch creates every variable (also the env model's),
         # which ``.keras`` loading needs before it restores the weights.
-        self.call(ops.zeros((1,) + self.observation_shape, dtype="uint8"))
+        self.call(ops.zeros((1,) + self.observation_shape, dtype="uint8"), training=True)
         freeze(self.env_model)
         self.built = True
 
@@ -226,27 +227,63 @@ class I2AAgent(keras.Model):
         x = apply_conv_torso(self.mf_convs, obs, self.config.obs_scale, self.compute_dtype)
         return self.mf_fc(self.mf_flatten(x))
 
-    def imagination_features(self, obs):
-        """Imagine, encode each rollout, concatenate the A embeddings (aggregator, Sec. 3.2)."""
-        imagined = self.imagination(obs)
+    @property
+    def rollout_noise_shape(self) -> tuple | None:
+        """Per-observation shape of the uniforms that drive the rollout policy's samples, or
+        ``None`` when the imagination is deterministic (tau = 1 or argmax rollouts)."""
+        shape = self.imagination.noise_shape()
+        return shape if shape[-1] > 0 and self.config.rollout_sampling == "sample" else None
+
+    def imagine(self, obs, rollout_noise=None):
+        """The imagined rollouts of a batch (Sec. 3.1) in a compact, storable form:
+        ``{"frames": uint8 (B, A, tau, H, W, C), "rewards": float32 (B, A, tau)}`` (imagined
+        frames are one-hot or palette colours, so uint8 holds them exactly)."""
+        imagined = self.imagination(obs, noise=rollout_noise)
+        return {"frames": ops.cast(ops.round(imagined["frames"]), "uint8"),
+                "rewards": imagined["rewards"]}
+
+    def imagination_features(self, obs, rollout_noise=None, imagined=None):
+        """Encode each rollout, concatenate the A embeddings (aggregator, Sec. 3.2). ``imagined``
+        (from :meth:`imagine`) replays stored rollouts instead of imagining again."""
+        if imagined is None:
+            imagined = self.imagine(obs, rollout_noise)
         frames, rewards = imagined["frames"], imagined["rewards"]
         tau = self.config.rollout_length
         frames = ops.reshape(frames, (-1, tau) + tuple(frames.shape[3:]))
-        rewards = ops.reshape(rewards, (-1, tau))
+        rewards = ops.reshape(ops.cast(rewards, "float32"), (-1, tau))
         embeddings = self.encoder(frames, rewards)
         return ops.reshape(embeddings, (-1, self.num_actions * self.config.lstm_units))
 
-    def call(self, obs, training=False):
+    def call(self, obs, training=False, rollout_noise=None, imagined=None):
+        """Policy logits and value (Sec. 3). Acting (``training=False``) also returns the
+        rollouts it imagined as ``"imagined"``; the update (``training=True``) passes them back as
+        ``imagined`` and gets the distillation loss of pi_hat towards pi on ``obs`` as
+        ``"aux_loss"`` (Sec. 3.1)."""
         if tuple(obs.shape[1:]) != self.observation_shape:
             raise ValueError(f"I2AAgent built for observations {self.observation_shape}, "
                              f"got batch shape {tuple(obs.shape)}")
-        h = ops.concatenate([self.imagination_features(obs), self.model_free_features(obs)], axis=-1)
+        if imagined is None:
+            imagined = self.imagine(obs, rollout_noise)
+        h = ops.concatenate([self.imagination_features(obs, imagined=imagined),
+                             self.model_free_features(obs)], axis=-1)
         h = self.head_fc(h)
         logits = self.policy_head(h)
         value = ops.squeeze(self.value_head(h), axis=-1)
-        rollout_logits = self.rollout_policy(obs)
-        aux = distillation_loss(logits, rollout_logits, self.config.distill_weight)
-        return {"logits": logits, "value": value, "aux_loss": aux, "rollout_logits": rollout_logits}
+        out = {"logits": logits, "value": value}
+        if training:
+            rollout_logits = self.rollout_policy(obs)
+            out["aux_loss"] = distillation_loss(logits, rollout_logits, self.config.distill_weight)
+            out["rollout_logits"] = rollout_logits
+        else:
+            out["imagined"] = imagined
+        return out
+
+    def parameter_groups(self) -> dict:
+        """Trainable variables by loss: the distilled rollout policy's and the rest (the RL
+        loss's); the learner clips each group's gradient norm separately."""
+        rollout = {id(v) for v in self.rollout_policy.trainable_variables}
+        return {"rollout_policy": [v for v in self.trainable_variables if id(v) in rollout],
+                "policy": [v for v in self.trainable_variables if id(v) not in rollout]}
 
     def get_config(self):
         config = super().get_config()

@@ -10,6 +10,12 @@ All ``B`` environments x ``A`` actions are processed as one batch of ``B * A`` r
 ``b * A + a`` is environment ``b``, first action ``a``); only the ``tau`` steps are a Python loop.
 No gradient flows into the environment model or out of the imagined frames (they are
 ``stop_gradient``-ed); the rollout policy is trained by distillation (Sec. 3.1) instead.
+
+Exact imagination: the rollout policy's sampled actions are a deterministic function of a
+``noise`` input of uniforms ``(B, A, tau - 1)`` (inverse-CDF sampling). The trainer draws that
+noise from its own checkpointed numpy generator while acting, so the imagination that chose an
+action can be replayed bit for bit (or stored and reused) by the update. Without ``noise`` the
+core draws it from its ``SeedGenerator`` (standalone use).
 """
 from __future__ import annotations
 
@@ -63,10 +69,11 @@ class ImaginationCore(keras.layers.Layer):
         rollout_length: tau, the number of imagined steps (paper: 5).
         rollout_sampling: ``"sample"`` (draw from pi_hat) or ``"argmax"`` (greedy pi_hat) for the
             actions after the first one.
-        seed: seed of the sampling stream (reproducible rollouts).
+        seed: seed of the stream used when ``call`` gets no ``noise``.
 
-    ``call(obs)`` returns ``{"frames": (B, A, tau, H, W, C) float32, "rewards": (B, A, tau)
-    float32, "actions": (B, A, tau) int32}``; ``actions[:, a, 0] == a``.
+    ``call(obs, noise=None)`` returns ``{"frames": (B, A, tau, H, W, C) float32, "rewards": (B, A,
+    tau) float32, "actions": (B, A, tau) int32}``; ``actions[:, a, 0] == a``. ``noise``: uniforms
+    in [0, 1) of shape :meth:`noise_shape` per observation; equal noise, equal rollouts.
     """
 
     def __init__(self, env_model, rollout_policy, num_actions, rollout_length=5,
@@ -95,18 +102,31 @@ class ImaginationCore(keras.layers.Layer):
         # (or on first call).
         self.built = True
 
-    def _choose(self, logits):
+    def noise_shape(self) -> tuple:
+        """Shape of the per-observation noise: ``(A, tau - 1)`` uniforms."""
+        return (self.num_actions, self.rollout_length - 1)
+
+    def _choose(self, logits, uniform):
+        """Inverse-CDF sample of pi_hat (or its argmax): the first action whose CDF exceeds u."""
         if self.rollout_sampling == "argmax":
             return ops.cast(ops.argmax(logits, axis=-1), "int32")
-        draws = keras.random.categorical(ops.cast(logits, "float32"), 1, seed=self.seed_generator)
-        return ops.cast(ops.reshape(draws, (-1,)), "int32")
+        cdf = ops.cumsum(ops.softmax(ops.cast(logits, "float32"), axis=-1), axis=-1)
+        below = ops.sum(ops.cast(cdf <= uniform[:, None], "int32"), axis=-1)
+        return ops.minimum(below, self.num_actions - 1)
 
-    def call(self, obs):
+    def call(self, obs, noise=None):
         if len(obs.shape) != 4:
             raise ValueError(f"ImaginationCore expects observations (B, H, W, C), got {tuple(obs.shape)}")
         num_actions, tau = self.num_actions, self.rollout_length
         batch = ops.shape(obs)[0]
         frame_shape = tuple(obs.shape[1:])
+        if noise is not None and tuple(noise.shape[1:]) != self.noise_shape():
+            raise ValueError(f"rollout noise must be (B,) + {self.noise_shape()}, got {tuple(noise.shape)}")
+        if tau > 1 and self.rollout_sampling == "sample":
+            if noise is None:
+                noise = keras.random.uniform((batch,) + self.noise_shape(), seed=self.seed_generator)
+            # (B, A, tau - 1) -> (B * A, tau - 1): row b * A + a, as the rollouts below
+            noise = ops.reshape(ops.cast(noise, "float32"), (-1, tau - 1))
         # (B, H, W, C) -> (B * A, H, W, C): each observation repeated once per first action.
         state = ops.repeat(ops.cast(obs, "float32"), num_actions, axis=0)
         action = ops.tile(ops.arange(num_actions, dtype="int32"), (batch,))
@@ -117,7 +137,8 @@ class ImaginationCore(keras.layers.Layer):
             frames.append(state)
             rewards.append(reward)
             if step + 1 < tau:
-                action = self._choose(ops.stop_gradient(self.rollout_policy(state)))
+                logits = ops.stop_gradient(self.rollout_policy(state))
+                action = self._choose(logits, None if noise is None else noise[:, step])
         frames = ops.reshape(ops.stack(frames, axis=1), (batch, num_actions, tau) + frame_shape)
         rewards = ops.reshape(ops.stack(rewards, axis=1), (batch, num_actions, tau))
         actions = ops.reshape(ops.stack(actions, axis=1), (batch, num_actions, tau))

@@ -24,12 +24,12 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
+from i2a_keras import backends
 from i2a_keras.algos.a2c import A2CLearner, RolloutRunner, make_optimizer
-from i2a_keras.algos.a3c import A3CWorkers
+from i2a_keras.algos.a3c import A3CWorkers, clone_agent
 from i2a_keras.training.checkpoint import (load_checkpoint, numpy_rng_state, restore_numpy_rng,
-                                           restore_tf_rng, save_checkpoint, tf_rng_state)
+                                           save_checkpoint)
 from i2a_keras.training.config import ActorCriticConfig, EnvConfig, config_to_dict, save_config
 from i2a_keras.training.evaluate import evaluate_agent, record_episode_gif
 from i2a_keras.training.media import plot_learning_curve
@@ -64,13 +64,10 @@ def derived_seed(*parts: int) -> int:
 
 
 def setup_runtime(seed: int, mixed_precision: bool = False, deterministic: bool = False) -> str:
-    """Seed Python/numpy/TF, pick the dtype policy; returns a description of the device used."""
-    keras.utils.set_random_seed(int(seed))
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
+    """Seed Python/numpy/the backend, pick the dtype policy; returns the backend and device."""
+    device = backends.get().setup(seed, deterministic)
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"GPU x{len(gpus)}" if gpus else "CPU"
+    return device
 
 
 def _mean_metrics(rows: list[dict]) -> dict:
@@ -111,7 +108,6 @@ def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_fa
         optimizer = agent.optimizer
         if optimizer is None:
             raise ValueError(f"checkpoint {run_dir.latest_checkpoint} has no optimizer state")
-        restore_tf_rng(state["tf_rng"])
     else:
         factory = agent_factory or (lambda shape, n, model_cfg: build_agent(cfg.agent, shape, n, model_cfg))
         agent = factory(obs_shape, n_actions, cfg.model)
@@ -127,7 +123,12 @@ def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_fa
             [np.random.default_rng(derived_seed(cfg.run.seed, 1, w)) for w in range(num_workers)])
     envs = [make_env(cfg.env, cfg.a2c.num_envs, "train", derived_seed(cfg.env.train_seed, 0, w))
             for w in range(num_workers)]
-    runners = [RolloutRunner(env, learner, cfg.a2c.num_steps, rng) for env, rng in zip(envs, rngs)]
+    # A3C: each worker acts and differentiates with its own copy of the agent (a3c.py).
+    worker_learners = ([learner] if cfg.algo == "a2c" else
+                       [A2CLearner(clone_agent(agent), optimizer, cfg.a2c, obs_shape, apply_updates=False)
+                        for _ in envs])
+    runners = [RolloutRunner(env, lr, cfg.a2c.num_steps, rng)
+               for env, lr, rng in zip(envs, worker_learners, rngs)]
 
     def reset_envs():
         for w, runner in enumerate(runners):
@@ -150,7 +151,7 @@ def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_fa
     def checkpoint():
         save_checkpoint(run_dir.latest_checkpoint, agent, {
             "frames": frames, "updates": updates, "episodes_total": episodes_total,
-            "action_rngs": [numpy_rng_state(r.rng) for r in runners], "tf_rng": tf_rng_state(),
+            "action_rngs": [numpy_rng_state(r.rng) for r in runners],
             "pending_episodes": pending_episodes, "pending_metrics": pending_metrics,
             "config": config_to_dict(cfg),
         })

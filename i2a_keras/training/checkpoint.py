@@ -21,7 +21,6 @@ import zipfile
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_training_state", "numpy_rng_state",
            "restore_numpy_rng", "tf_rng_state", "restore_tf_rng"]
@@ -101,10 +100,15 @@ def restore_numpy_rng(state: dict) -> np.random.Generator:
 
 
 def tf_rng_state() -> dict:
+    """TensorFlow's global generator state (TensorFlow backend only)."""
+    import tensorflow as tf
+
     gen = tf.random.get_global_generator()
     return {"state": [int(v) for v in gen.state.numpy()], "alg": int(gen.algorithm)}
 
 
 def restore_tf_rng(state: dict) -> None:
+    import tensorflow as tf
+
     gen = tf.random.Generator.from_state(np.asarray(state["state"], np.int64), state["alg"])
     tf.random.set_global_generator(gen)

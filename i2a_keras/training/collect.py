@@ -113,16 +113,16 @@ class _Policy:
         self.num_actions, self.rng, self.epsilon = num_actions, rng, cfg.epsilon
         self.agent = None
         if cfg.policy == "agent":
-            import tensorflow as tf
+            from i2a_keras.algos.a2c import make_policy_fn
             from i2a_keras.training.checkpoint import load_checkpoint
             self.agent, _, _ = load_checkpoint(cfg.agent_checkpoint, compile=False)
-            self._logits = tf.function(lambda o: self.agent(o, training=False)["logits"])
+            self._logits = make_policy_fn(self.agent)
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         n = len(obs)
         actions = self.rng.integers(0, self.num_actions, n)
         if self.agent is not None:
-            logits = np.asarray(self._logits(obs), np.float64)
+            logits = np.asarray(self._logits(obs, self.rng), np.float64)
             if logits.shape != (n, self.num_actions):
                 raise ValueError(f"agent logits have shape {logits.shape}, expected {(n, self.num_actions)}")
             gumbel = -np.log(-np.log(self.rng.uniform(1e-12, 1.0, logits.shape)))

@@ -19,24 +19,16 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
-import tensorflow as tf
 
-from i2a_keras.algos.a2c import final_obs_rows, sample_actions
+from i2a_keras.algos.a2c import final_obs_rows, make_policy_fn, sample_actions
 from i2a_keras.training.config import EnvConfig, EvalConfig, config_from_dict
 
 __all__ = ["evaluate_agent", "record_episode_gif", "EvaluateConfig", "build_config", "run",
            "add_arguments", "run_command"]
 
 
-def _policy_fn(agent):
-    @tf.function(reduce_retracing=True)
-    def logits_fn(obs):
-        return tf.cast(agent(obs, training=False)["logits"], tf.float32)
-    return logits_fn
-
-
-def _act(logits_fn, obs, greedy, rng):
-    logits = logits_fn(obs).numpy()
+def _act(policy_fn, obs, greedy, rng):
+    logits = policy_fn(obs, rng)
     return np.argmax(logits, axis=-1).astype(np.int32) if greedy else sample_actions(logits, rng)
 
 
@@ -53,7 +45,7 @@ def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, g
     rng = np.random.default_rng(seed)
     quota = np.full(num_envs, num_levels // num_envs)
     quota[: num_levels % num_envs] += 1
-    logits_fn = _policy_fn(agent)
+    logits_fn = make_policy_fn(agent)
     obs, _ = venv.reset(seed=seed)
     ep_return = np.zeros(num_envs)
     ep_length = np.zeros(num_envs, np.int64)
@@ -91,7 +83,7 @@ def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: 
     seed = env.eval_seed if seed is None else int(seed)
     venv = make_env(env, 1, "eval", seed)
     rng = np.random.default_rng(seed)
-    logits_fn = _policy_fn(agent)
+    logits_fn = make_policy_fn(agent)
     obs, _ = venv.reset(seed=seed)
     frames = [render_rgb(observation_to_rooms(obs, env.observation))[0]]
     try:

@@ -15,8 +15,9 @@ import json
 import os
 import signal
 import threading
+import time
+import warnings
 
-import tensorflow as tf
 from tqdm.auto import tqdm
 
 __all__ = ["RunDir", "ScalarLogger", "StopFlag", "progress_bar", "read_jsonl"]
@@ -80,6 +81,35 @@ def _truncate_jsonl(path, max_step, key="frames"):
             fh.write(json.dumps(row) + "\n")
 
 
+class _EventWriter:
+    """TensorBoard scalar events through the ``tensorboard`` package alone (no TensorFlow, so it
+    works under every Keras backend); a no-op with a warning when tensorboard is missing."""
+
+    def __init__(self, logdir: str):
+        try:
+            from tensorboard.compat.proto.event_pb2 import Event
+            from tensorboard.compat.proto.summary_pb2 import Summary
+            from tensorboard.summary.writer.event_file_writer import EventFileWriter
+        except ImportError:
+            warnings.warn("tensorboard is not installed: no TensorBoard logs (metrics.jsonl only)")
+            self.writer = None
+            return
+        self._event, self._summary = Event, Summary
+        self.writer = EventFileWriter(logdir)
+
+    def scalars(self, step: int, scalars: dict) -> None:
+        if self.writer is None:
+            return
+        values = [self._summary.Value(tag=k, simple_value=float(v)) for k, v in scalars.items()]
+        self.writer.add_event(self._event(wall_time=time.time(), step=int(step),
+                                          summary=self._summary(value=values)))
+        self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
 class ScalarLogger:
     """Writes scalars to TensorBoard (``RUN_DIR/tb``) and to JSONL files, keyed by frame count.
 
@@ -91,7 +121,7 @@ class ScalarLogger:
 
     def __init__(self, run_dir: RunDir, resume_from_frames: int | None = None):
         self.run_dir = run_dir
-        self.writer = tf.summary.create_file_writer(run_dir.join("tb"))
+        self.writer = _EventWriter(run_dir.join("tb"))
         for name in ("metrics.jsonl", "eval.jsonl"):
             if resume_from_frames is not None:
                 _truncate_jsonl(run_dir.join(name), resume_from_frames)
@@ -100,10 +130,7 @@ class ScalarLogger:
 
     def log(self, frames: int, scalars: dict, file: str = "metrics.jsonl",
             end_of_session: bool = False) -> None:
-        with self.writer.as_default():
-            for key, value in scalars.items():
-                tf.summary.scalar(key, float(value), step=int(frames))
-        self.writer.flush()
+        self.writer.scalars(frames, scalars)
         row = {"frames": int(frames), **{k: float(v) for k, v in scalars.items()}}
         if end_of_session:
             row["end_of_session"] = True

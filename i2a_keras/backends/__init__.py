@@ -1,0 +1,42 @@
+"""The one place per Keras backend that compiles the agent's steps (``tf.function`` or
+``jax.jit``); everything else in the library is written with ``keras.ops``.
+
+Each backend module provides the same five functions:
+
+- ``forward_fn(agent, fn)``: compiles ``fn(call, *args)``, where ``call(x, **kwargs)`` runs the
+  agent at its *current* weights; returns a callable of ``*args``.
+- ``train_step_fn(agent, optimizer, loss_fn, clip_fn)``: one gradient step. ``loss_fn(call,
+  *batch) -> (loss, metrics)``; ``clip_fn(grads, scale) -> (grads, metrics)`` (``scale``: the
+  loss scale of a ``LossScaleOptimizer``, else 1). Returns a callable of ``*batch`` -> metrics.
+- ``gradients_fn(agent, loss_fn, clip_fn)``: the same, returning ``(grads, metrics)`` without
+  applying them (A3C workers).
+- ``setup(seed, deterministic)``: seeds and op determinism; returns a device description.
+- ``to_numpy(tree)``: every leaf as a numpy array.
+
+TensorFlow (the default) runs the stateful Keras model inside ``tf.function`` with a
+``GradientTape`` and ``optimizer.apply``. JAX runs ``agent.stateless_call`` under ``jax.jit`` with
+``jax.value_and_grad`` and ``optimizer.stateless_apply`` (Keras's recipe for custom JAX loops).
+"""
+from __future__ import annotations
+
+import importlib
+
+import keras
+
+__all__ = ["get", "name"]
+
+_MODULES = {"tensorflow": "tensorflow_backend", "jax": "jax_backend"}
+
+
+def name() -> str:
+    """The Keras backend in use (``KERAS_BACKEND``; i2a_keras defaults it to tensorflow)."""
+    return keras.backend.backend()
+
+
+def get():
+    """The backend module of the current Keras backend."""
+    backend = name()
+    if backend not in _MODULES:
+        raise NotImplementedError(
+            f"i2a_keras trains on the Keras backends {sorted(_MODULES)}; KERAS_BACKEND={backend!r}")
+    return importlib.import_module(f"{__name__}.{_MODULES[backend]}")
