@@ -29,7 +29,7 @@ from keras import ops
 
 __all__ = ["A2CConfig", "nstep_returns", "a2c_loss", "make_optimizer", "clip_by_group",
            "A2CLearner", "RolloutRunner", "Rollout", "sample_actions", "final_obs_rows",
-           "make_acting_fn", "make_policy_fn", "draw_noise", "rollout_noise_shape"]
+           "make_acting_fn", "make_policy_fn", "draw_noise", "rollout_noise_shape", "stack_replay"]
 
 
 @dataclass
@@ -365,7 +365,8 @@ def _bucket(k: int, n: int) -> int:
     return max(k, min(size, n))
 
 
-def _stack_replay(steps: list[dict]) -> dict:
+def stack_replay(steps: list[dict]) -> dict:
+    """Stack the per-step ``replay`` dicts of the acting passes into ``(T, N, ...)`` tensors."""
     if not steps or not steps[0]:
         return {}
     return {key: ({k: ops.stack([s[key][k] for s in steps]) for k in steps[0][key]}
@@ -448,7 +449,7 @@ class RolloutRunner:
         self.obs = np.asarray(obs)
         bootstrap = self.learner.value(self.obs, self._noise(N))
         return Rollout(obs_buf, actions, rewards, terminated, truncated, truncation_values,
-                       bootstrap, logits_buf, _stack_replay(replay))
+                       bootstrap, logits_buf, stack_replay(replay))
 
     def _record_episodes(self, idx, terminated, info):
         solved = info.get("solved")

@@ -89,7 +89,8 @@ class I2AConfig:
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "I2AConfig":
-        """``tiny`` (tests), ``small`` (CPU, 7x7 one-hot) or ``paper`` (GPU, 80x80 RGB)."""
+        """``tiny`` (tests), ``small`` (CPU, 7x7 one-hot), ``boxoban`` (10x10 one-hot) or ``paper``
+        (GPU, 80x80 RGB)."""
         if name not in I2A_PRESETS:
             raise ValueError(f"unknown I2A preset {name!r}; choose from {sorted(I2A_PRESETS)}")
         return dataclasses.replace(I2A_PRESETS[name], **overrides)
@@ -137,7 +138,12 @@ I2A_PRESETS = {
     # CPU, 7x7 one-hot: model-free path = the model-free agent's default tower; a slim encoder
     # (16 channels, LSTM 64): the frozen env model's passes dominate the cost anyway (results.md)
     "small": I2AConfig(rollout_length=5, encoder_filters=(16,), encoder_kernel_sizes=(3,),
-                       encoder_strides=(1,), lstm_units=64, rp_conv_filters=(16,), head_units=128),
+                       encoder_strides=(2,), lstm_units=64, rp_conv_filters=(16,), head_units=128),
+    # 10x10 one-hot Boxoban (4 actions): the small I2A with the boxoban baseline's model-free
+    # tower (3 convs 3x3/32, strides 1/1/2, FC 256), so the two agents share that path
+    "boxoban": I2AConfig(rollout_length=5, encoder_filters=(16,), encoder_kernel_sizes=(3,),
+                         encoder_strides=(1,), lstm_units=64, rp_conv_filters=(16,), head_units=128,
+                         mf_conv_filters=(32, 32, 32), mf_strides=(1, 1, 2)),
     # GPU, 80x80 RGB, tau = 5 (Sec. 4.1), 5 actions; strided encoder CNN, LSTM 512 and FC 512 are
     # our choices (sizes of the same order as the model-free baseline's pixel tower)
     "paper": I2AConfig(rollout_length=5, lstm_units=512, head_units=512),

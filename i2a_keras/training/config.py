@@ -179,11 +179,10 @@ def _model_free_boxoban() -> ActorCriticConfig:
     return ActorCriticConfig(
         env=boxoban_env(),
         model=ModelFreeConfig(conv_filters=(32, 32, 32), strides=(1, 1, 2)),
-        a2c=A2CConfig(num_envs=256, num_steps=20, optimizer="adam", learning_rate=4e-4,
-                      lr_schedule="linear"),
+        a2c=A2CConfig(num_envs=64, num_steps=5, learning_rate=7e-4, lr_schedule="linear"),
         run=RunConfig(total_frames=50_000_000, log_interval_frames=200_000,
                       checkpoint_interval_frames=1_000_000),
-        eval=EvalConfig(num_levels=1000, num_envs=200, interval_frames=5_000_000))
+        eval=EvalConfig(num_levels=1000, num_envs=200, interval_frames=2_500_000))
 
 
 MODEL_FREE_PRESETS = {"tiny": _model_free_tiny, "small": _model_free_small,
