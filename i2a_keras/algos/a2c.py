@@ -173,8 +173,8 @@ def clip_by_group(grads, groups: dict, max_norm: float, scale=1.0):
         norm = ops.sqrt(sq)
         if len(squares) > 1:
             metrics[f"grad_norm_{name}"] = norm / scale
-        if max_norm > 0:
-            factor = ops.minimum(1.0, max_norm * scale / (norm + 1e-6))
+        if max_norm > 0:  # Keras's clip_by_global_norm: g * c / max(|g|, c)
+            factor = max_norm * scale / ops.maximum(norm, max_norm * scale)
             for i in groups[name]:
                 out[i] = grads[i] * ops.cast(factor, grads[i].dtype)
     return out, metrics

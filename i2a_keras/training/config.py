@@ -150,7 +150,8 @@ def _model_free_paper() -> ActorCriticConfig:
     return ActorCriticConfig(
         env=EnvConfig(dim_room=(10, 10), num_boxes=4, max_steps=120, observation="rgb",
                       action_set="compact"),
-        a2c=A2CConfig(num_envs=64, num_steps=5, learning_rate=7e-4, lr_schedule="linear"),
+        a2c=A2CConfig(num_envs=128, num_steps=5, optimizer="adam", learning_rate=4e-4,
+                      lr_schedule="linear", gamma=0.97, value_coef=0.25),
         run=RunConfig(total_frames=1_000_000_000, log_interval_frames=200_000,
                       checkpoint_interval_frames=5_000_000),
         eval=EvalConfig(num_levels=1000, num_envs=100, interval_frames=50_000_000))
@@ -179,7 +180,8 @@ def _model_free_boxoban() -> ActorCriticConfig:
     return ActorCriticConfig(
         env=boxoban_env(),
         model=ModelFreeConfig(conv_filters=(32, 32, 32), strides=(1, 1, 2)),
-        a2c=A2CConfig(num_envs=64, num_steps=5, learning_rate=7e-4, lr_schedule="linear"),
+        a2c=A2CConfig(num_envs=128, num_steps=5, optimizer="adam", learning_rate=4e-4,
+                      lr_schedule="linear", gamma=0.97, value_coef=0.25),
         run=RunConfig(total_frames=50_000_000, log_interval_frames=200_000,
                       checkpoint_interval_frames=1_000_000),
         eval=EvalConfig(num_levels=1000, num_envs=200, interval_frames=2_500_000))
