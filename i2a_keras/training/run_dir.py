@@ -206,8 +206,8 @@ _HELD_LOCKS: set[str] = set()
 
 
 class RunLock:
-    """One writer per run directory: ``RUN_DIR/.lock``, created with ``O_EXCL``, holds the owner's
-    pid, host and process start time.
+    """One writer per run directory: ``RUN_DIR/.lock``, created exclusively (like ``O_EXCL``),
+    holds the owner's pid, host and process start time.
 
     A lock whose process is gone (or whose pid now belongs to another process) is stale: the next
     writer removes it, under a short-lived ``.lock.break`` file so that two writers never both
@@ -222,20 +222,38 @@ class RunLock:
     def acquire(self) -> "RunLock":
         os.makedirs(self.dir, exist_ok=True)
         for _ in range(5):
+            if self._create():
+                self.held = True
+                _HELD_LOCKS.add(self.path)
+                return self
+            owner = self._owner()
+            if self._alive(owner):
+                raise RunDirLockedError(self._in_use_message(owner))
+            self._break(owner)
+        raise RunDirLockedError(f"could not lock {self.dir}: {self.path} keeps reappearing")
+
+    def _create(self) -> bool:
+        """Create the lock file exclusively; False if it exists. It is a hard link to a file that
+        already holds our pid, so it never appears empty (O_EXCL + write without hard links)."""
+        tmp = os.path.join(self.dir, f".tmp-lock-{os.getpid()}-{threading.get_ident()}")
+        with open(tmp, "w") as fh:
+            json.dump(self._me(), fh)
+        try:
+            os.link(tmp, self.path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links here
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                owner = self._owner()
-                if self._alive(owner):
-                    raise RunDirLockedError(self._in_use_message(owner)) from None
-                self._break(owner)
-                continue
+                return False
             with os.fdopen(fd, "w") as fh:
                 json.dump(self._me(), fh)
-            self.held = True
-            _HELD_LOCKS.add(self.path)
-            return self
-        raise RunDirLockedError(f"could not lock {self.dir}: {self.path} keeps reappearing")
+            return True
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
     def release(self) -> None:
         if self.held:
