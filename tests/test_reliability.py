@@ -119,8 +119,8 @@ def test_every_float_setting_must_be_finite():
     from i2a_keras.training.config import apply_override, check_finite_config, model_free_preset
     from i2a_keras.training.env_model_train import env_model_preset
 
-    configs = [model_free_preset("tiny"), dataclasses.replace(model_free_preset("tiny"), model=I2AConfig()),
-               env_model_preset("tiny")]
+    tiny = model_free_preset("tiny")
+    configs = [tiny, dataclasses.replace(tiny, model=I2AConfig()), env_model_preset("tiny")]
     for config in configs:
         keys = _float_keys(config)
         assert "a2c.learning_rate" in keys or "learning_rate" in keys

@@ -36,8 +36,8 @@ from i2a_keras.algos.a2c import A2CLearner, RolloutRunner, make_optimizer
 from i2a_keras.algos.a3c import A3CWorkers
 from i2a_keras.training.checkpoint import (CheckpointError, NonFiniteError, check_finite_metrics,
                                            last_good_checkpoint, load_checkpoint, numpy_rng_state,
-                                           read_training_state, restore_numpy_rng, restore_tf_rng, save_checkpoint,
-                                           tf_rng_state)
+                                           read_training_state, restore_numpy_rng, restore_tf_rng,
+                                           save_checkpoint, tf_rng_state)
 from i2a_keras.training.config import (ActorCriticConfig, EnvConfig, check_finite_config,
                                        config_to_dict)
 from i2a_keras.training.evaluate import evaluate_agent, record_episode_gif

@@ -32,6 +32,15 @@ class ArgumentValueError(ValueError):
     error (exit status 2) instead of a traceback."""
 
 
+DEFAULT_FLAG_KEYS = {
+    "run_dir": "run.run_dir",
+    "total_frames": "run.total_frames",
+    "seed": "run.seed",
+    "num_envs": "a2c.num_envs",
+    "mixed_precision": "run.mixed_precision",
+    "algo": "algo",
+}
+
 USER_ERRORS = (ValueError, OSError, FloatingPointError)
 """User errors: bad values and files (``ValueError``, e.g. ``CheckpointError``), file-system and
 run-directory problems (``OSError``, e.g. ``RunDirLockedError``), divergence (``NonFiniteError``)."""
@@ -60,15 +69,6 @@ def refuse_on_resume(args, *flags) -> None:
         raise ArgumentValueError(f"{', '.join(given)} cannot be used with --resume: the run keeps its "
                                  f"own {'preset' if given == ['--preset'] else 'settings'} (only "
                                  "run length, logging and evaluation settings may change on resume)")
-
-DEFAULT_FLAG_KEYS = {
-    "run_dir": "run.run_dir",
-    "total_frames": "run.total_frames",
-    "seed": "run.seed",
-    "num_envs": "a2c.num_envs",
-    "mixed_precision": "run.mixed_precision",
-    "algo": "algo",
-}
 
 
 def add_common_arguments(parser, flags=tuple(DEFAULT_FLAG_KEYS), resume: bool = True):
@@ -127,8 +127,8 @@ def _config_from_args(args, build_config, load_config, flag_keys):
             raise ValueError(f"--resume {resume}: no config.json in that directory")
         kind, wanted = run_subcommand(resume), getattr(args, "subcommand", None)
         if wanted and kind and kind != wanted and kind not in RESUMABLE_KINDS.get(wanted, ()):
-            raise ValueError(f"--resume {resume}: that run was made by the {kind} subcommand, not {wanted}; resume it "
-                             f"with `python -m i2a_keras.train --resume {resume}`")
+            raise ValueError(f"--resume {resume}: that run was made by the {kind} subcommand, not "
+                             f"{wanted}; resume it with `python -m i2a_keras.train --resume {resume}`")
         config = RunDir(resume).saved_config(load_config)
         run_dir = getattr(args, "run_dir", None)
         if run_dir and os.path.abspath(run_dir) != os.path.abspath(resume):
@@ -148,15 +148,8 @@ def _config_from_args(args, build_config, load_config, flag_keys):
         except ValueError as exc:
             raise ValueError(f"--{flag.replace('_', '-')}: {exc}") from exc
     config = apply_overrides(config, args.overrides)
-    if _is_config(config):
-        check_finite_config(config)
+    check_finite_config(config)
     return config
-
-
-def _is_config(config) -> bool:
-    import dataclasses
-
-    return dataclasses.is_dataclass(config) and not isinstance(config, type)
 
 
 def print_config(config) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from i2a_keras.models.env_model import (EnvModel, EnvModelConfig, env_model_loss, frame_classes,
                                         reward_classes)
-from i2a_keras.training.config import RunConfig, config_from_dict, config_to_dict
+from i2a_keras.training.config import RunConfig, config_from_dict
 
 __all__ = ["EnvModelTrainConfig", "env_model_preset", "train_env_model", "add_env_model_parser",
            "add_collect_parser", "run_env_model_command", "run_collect_command", "RESUMABLE_KEYS"]

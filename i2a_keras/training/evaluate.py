@@ -191,9 +191,8 @@ def _run_dir_of(checkpoint: str) -> str | None:
     """The run directory holding ``checkpoint`` (``RUN/checkpoints/X.keras``), or None."""
     folder = os.path.dirname(os.path.abspath(checkpoint))
     run_dir = os.path.dirname(folder)
-    if os.path.basename(folder) == "checkpoints" and os.path.isfile(os.path.join(run_dir, "config.json")):
-        return run_dir
-    return None
+    is_run = os.path.isfile(os.path.join(run_dir, "config.json"))
+    return run_dir if os.path.basename(folder) == "checkpoints" and is_run else None
 
 
 def checkpoint_kind(model, state: dict) -> str:
@@ -236,10 +235,10 @@ def run(config: EvaluateConfig, resume: bool = False, env_overrides=()) -> dict:
     agent, state, _ = load_checkpoint(path, compile=False)
     kind = checkpoint_kind(agent, state)
     if kind == "env-model":
-        raise ValueError(f"{path} is an environment-model checkpoint ({type(agent).__name__}), not an "
-                         "agent: evaluate plays agent checkpoints (model-free or i2a runs). An env-model "
-                         "run reports its held-out accuracy in env_model_eval.json; train an agent on "
-                         f"it with `python -m i2a_keras.train i2a --env-model {path}`")
+        raise ValueError(f"{path} is an environment-model checkpoint ({type(agent).__name__}), not "
+                         "an agent: evaluate plays agent checkpoints (model-free or i2a runs). An "
+                         "env-model run reports its held-out accuracy in env_model_eval.json; train "
+                         f"an agent on it with `python -m i2a_keras.train i2a --env-model {path}`")
     env = config.env
     if config.use_run_env:
         env = _run_env(path, state)

@@ -145,8 +145,7 @@ class RunDir:
         """Append a resume event (checkpoint frames, changed settings) to ``resume_log.jsonl``."""
         row = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "frames": int(frames), "pid": os.getpid(),
                "changes": changes}
-        with open(self.join(RESUME_LOG), "a") as fh:
-            fh.write(json.dumps(row) + "\n")
+        _write_jsonl(self.join(RESUME_LOG), read_jsonl(self.join(RESUME_LOG)) + [row])
 
     def start_fresh(self, config) -> None:
         """Write ``config.json`` of a new run (and drop the resume log of an earlier attempt)."""
@@ -362,6 +361,11 @@ def read_jsonl(path) -> list[dict]:
 def _truncate_jsonl(path, max_step, key="frames"):
     rows = [r for r in read_jsonl(path) if r.get(key, 0) < max_step or
             (r.get(key, 0) == max_step and not r.get("end_of_session"))]
+    _write_jsonl(path, rows)
+
+
+def _write_jsonl(path, rows) -> None:
+    """Replace ``path`` by ``rows`` atomically (temp file + ``os.replace``)."""
     tmp = os.path.join(os.path.dirname(path), ".tmp-" + os.path.basename(path))
     with open(tmp, "w") as fh:
         for row in rows:
