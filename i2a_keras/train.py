@@ -16,13 +16,19 @@ i2a          training.i2a_train: add_i2a_arguments, run_i2a          5
 Hook styles (see docs/design.md): ``("parser", module, add_fn, run_fn)``: ``add_fn(parser)`` adds
 the arguments to the subcommand's parser and ``run_fn(args)`` runs it; ``("subparsers", module,
 add_fn)``: ``add_fn(subparsers)`` creates the sub-parser itself and sets ``func`` to its runner.
-Bad arguments (unknown preset/key, wrong type) exit with status 2 and a clear message.
+
+``--resume RUN_DIR`` without a subcommand resumes the run with the subcommand that made it.
+
+Exit status: 0 done; 1 a user error (bad level file, existing or locked run, unreadable
+checkpoint, divergence), reported as one line on stderr (``--debug`` shows the traceback);
+2 bad arguments (unknown preset/key, wrong type, a setting a resume cannot change);
+130 (SIGINT) or 143 (SIGTERM): stopped by the signal after writing a checkpoint.
 
 Examples::
 
     python -m i2a_keras.train --preset tiny --run-dir runs/try
     python -m i2a_keras.train model-free --preset small --set a2c.learning_rate=3e-4 env.num_boxes=1
-    python -m i2a_keras.train --resume runs/model_free_small
+    python -m i2a_keras.train --resume runs/model_free_small --total-frames 10000000
     python -m i2a_keras.train evaluate --checkpoint runs/model_free_small/checkpoints/final.keras
 """
 from __future__ import annotations
@@ -30,9 +36,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
 import sys
 
-from i2a_keras.training.cli import ArgumentValueError
+from i2a_keras.training.cli import ArgumentValueError, error_line
+
+PROG = "python -m i2a_keras.train"
 
 SUBCOMMANDS = {
     "model-free": ("parser", "i2a_keras.training.model_free", "add_arguments", "run_command", "issue 3",
@@ -84,21 +93,40 @@ def build_parser(subcommand: str) -> argparse.ArgumentParser:
     return parser
 
 
+def _resumed_run(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--resume" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--resume="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def _split_subcommand(argv: list[str]) -> tuple[str, list[str]]:
     if argv and not argv[0].startswith("-"):
         if argv[0] not in SUBCOMMANDS:
-            raise SystemExit(f"python -m i2a_keras.train: error: unknown subcommand {argv[0]!r}; "
+            raise SystemExit(f"{PROG}: error: unknown subcommand {argv[0]!r}; "
                              f"choose from {', '.join(SUBCOMMANDS)}")
         return argv[0], argv
     if argv and argv[0] in ("-h", "--help"):
         print(__doc__)
         raise SystemExit(0)
+    resumed = _resumed_run(argv)
+    if resumed:
+        from i2a_keras.training.run_dir import run_subcommand
+
+        subcommand = run_subcommand(resumed) or DEFAULT_SUBCOMMAND
+        return subcommand, [subcommand] + argv
     return DEFAULT_SUBCOMMAND, [DEFAULT_SUBCOMMAND] + argv
 
 
 def main(argv=None):
-    """Parse ``argv`` and run the chosen subcommand; returns its result (a dict or None)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Parse ``argv`` and run the chosen subcommand; returns its result (a dict or None).
+
+    Bad arguments exit with status 2 (``SystemExit``); other errors propagate as exceptions
+    (:func:`cli`, the ``python -m`` entry point, turns user errors into one line).
+    """
+    argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--debug"]
     subcommand, argv = _split_subcommand(argv)
     parser = build_parser(subcommand)
     args = parser.parse_args(argv)
@@ -108,7 +136,34 @@ def main(argv=None):
         parser.error(str(exc))
 
 
-if __name__ == "__main__":
-    result = main()
+def cli(argv=None) -> int:
+    """``python -m i2a_keras.train``: run :func:`main`, print its result; returns the exit status.
+
+    A user error (see :func:`i2a_keras.training.cli.error_line`) prints one line on stderr and
+    returns 1 (``--debug``: raise it with its traceback); a run stopped by SIGINT/SIGTERM returns
+    128 + the signal number after its checkpoint.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        result = main(argv)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Exception as exc:
+        message = None if debug else error_line(exc)
+        if message is None:
+            raise
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 1
     if isinstance(result, dict):
         print(json.dumps(result, indent=2, default=str))
+        if result.get("signal"):
+            return 128 + signal.Signals[result["signal"]].value
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

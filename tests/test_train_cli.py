@@ -160,45 +160,6 @@ def test_evaluate_gif_of_several_episodes(tiny_run, tmp_path):
                     "--set", "gif_episodes=0"])
 
 
-def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
-    """A run killed with SIGKILL after its first checkpoint, resumed, equals an uninterrupted run."""
-    import subprocess
-    import sys
-    import time
-
-    from i2a_keras.training.checkpoint import read_training_state
-
-    extra = ["--set", "eval.gif=false", "eval.num_levels=2", "run.checkpoint_interval_frames=800"]
-    straight, killed = str(tmp_path / "straight"), str(tmp_path / "killed")
-    train.main(TINY + ["--run-dir", straight, "--total-frames", "4000"] + extra)
-    latest = os.path.join(killed, "checkpoints", "latest.keras")
-    proc = subprocess.Popen([sys.executable, "-m", "i2a_keras.train", *TINY, "--run-dir", killed,
-                             "--total-frames", "1000000", *extra],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.time() + 180
-        while not os.path.exists(latest) and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.05)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert os.path.exists(latest), "the subprocess never wrote a checkpoint"
-    frames = read_training_state(latest)[0]["frames"]
-    if frames >= 4000:
-        pytest.skip(f"the killed run was already at {frames} frames")
-    train.main(["--resume", killed, "--total-frames", "4000"])
-
-    def rows(d):
-        return [{k: v for k, v in r.items() if k != "charts/SPS"}
-                for r in read_jsonl(os.path.join(d, "metrics.jsonl"))]
-
-    assert rows(killed) == rows(straight)
-    a = load_checkpoint(os.path.join(straight, "checkpoints", "final.keras"))[0]
-    b = load_checkpoint(os.path.join(killed, "checkpoints", "final.keras"))[0]
-    for x, y in zip(a.get_weights(), b.get_weights()):
-        np.testing.assert_array_equal(x, y)
-
-
 def test_mixed_precision_flag(tmp_path):
     try:
         summary = train.main(["--preset", "tiny", "--mixed-precision", "--total-frames", "400",

@@ -172,8 +172,10 @@ def _parse_files(files, dim_room, max_levels):
             with open(fn, encoding="utf-8") as fh:
                 text = fh.read()
         except UnicodeDecodeError as exc:
-            raise BoxobanFormatError(f"{fn}: not a Boxoban text file ({exc.reason} at byte "
-                                     f"{exc.start})") from None
+            raise BoxobanFormatError(f"{fn}: not a Boxoban text file (not UTF-8 text: {exc.reason} "
+                                     f"at byte {exc.start})") from None
+        except OSError as exc:
+            raise BoxobanFormatError(f"{fn}: cannot read it ({exc.strerror or exc})") from exc
         f, s, _ = parse_boxoban_text(text, dim_room, source=fn)
         if fixed and f.shape[1:] != fixed[0].shape[1:]:
             raise BoxobanFormatError(f"{fn}: level size {f.shape[1:]} differs from {fixed[0].shape[1:]}")

@@ -35,6 +35,8 @@ defaults to 0 there (``greedy=None`` picks the default by room size).
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .core import BOX, FLOOR, PLAYER, TARGET, WALL
@@ -77,6 +79,29 @@ def check_request(dim_room, num_boxes: int) -> tuple[int, int]:
                          f"hold the player, {num_boxes} boxes and a free cell (need num_boxes <= "
                          f"{interior - 2})")
     return h, w
+
+
+def check_feasible(dim_room, num_boxes: int, probe_rounds: int = 64, **generator_kwargs) -> None:
+    """Raise ValueError, in about a second at worst, if such levels are (practically) impossible.
+
+    :func:`check_request` rejects rooms that cannot hold the boxes at all; this also rejects
+    settings whose levels the generator almost never finds (e.g. 8 boxes in a 10x10 room, where
+    it would fail only after :func:`generate_levels`' ``max_rounds``): it generates one level with
+    a fixed seed in ``probe_rounds`` rounds of 8 candidate rooms. Results are cached.
+    """
+    h, w = check_request(dim_room, num_boxes)
+    kwargs = tuple(sorted((k, v) for k, v in generator_kwargs.items() if k != "max_rounds"))
+    _probe(h, w, int(num_boxes), int(probe_rounds), kwargs)
+
+
+@functools.lru_cache(maxsize=128)
+def _probe(h: int, w: int, num_boxes: int, probe_rounds: int, kwargs: tuple) -> None:
+    try:
+        generate_levels(1, (h, w), num_boxes, seed=0, max_rounds=probe_rounds, **dict(kwargs))
+    except RuntimeError:
+        raise ValueError(f"cannot generate {h}x{w} levels with {num_boxes} boxes: the generator found "
+                         f"none in {8 * probe_rounds} random rooms, so such levels are too rare to "
+                         f"train on; use fewer boxes or a bigger room") from None
 
 
 def random_topology(rng: np.random.Generator, n: int, dim_room, num_gen_steps: int | None = None,

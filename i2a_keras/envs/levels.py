@@ -28,7 +28,7 @@ import numpy as np
 
 from .boxoban import load_boxoban
 from .core import validate_levels
-from .generator import GENERATOR_VERSION, check_request, generate_levels
+from .generator import GENERATOR_VERSION, check_feasible, check_request, generate_levels
 
 SPLITS = ("all", "train", "eval")
 
@@ -118,6 +118,7 @@ class GeneratorSource(LevelSource):
         self.dim_room = check_request(dim_room, num_boxes)
         self.num_boxes = int(num_boxes)
         split_mask(np.zeros((0, 1, 1)), np.zeros((0, 1, 1)), split, holdout_fraction)
+        check_feasible(self.dim_room, self.num_boxes, **generator_kwargs)
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {chunk}")
         if buffer_chunks < 1:
@@ -363,12 +364,16 @@ def load_pool(path: str):
     """Read an ``.npz`` pool cache: ``(room_fixed, room_state, meta_string)``."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"level pool {path!r} not found")
-    with np.load(path, allow_pickle=False) as z:
-        missing = {"room_fixed", "room_state"} - set(z.files)
-        if missing:
-            raise ValueError(f"level pool {path!r} lacks arrays {sorted(missing)}")
-        meta = str(z["meta"]) if "meta" in z.files else ""
-        return z["room_fixed"].astype(np.uint8), z["room_state"].astype(np.uint8), meta
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in ("room_fixed", "room_state", "meta") if k in z.files}
+    except Exception as exc:  # a truncated or non-npz file: zipfile, pickle or OS errors
+        raise ValueError(f"level pool {path!r} is unreadable ({type(exc).__name__}: {exc})") from exc
+    missing = {"room_fixed", "room_state"} - set(arrays)
+    if missing:
+        raise ValueError(f"level pool {path!r} lacks arrays {sorted(missing)}")
+    meta = str(arrays["meta"]) if "meta" in arrays else ""
+    return arrays["room_fixed"].astype(np.uint8), arrays["room_state"].astype(np.uint8), meta
 
 
 def _pool_worker(args):

@@ -16,6 +16,12 @@ and their last transition bootstraps from ``V(last obs)`` exactly like a time-li
 So the checkpoint (weights + RMSprop state + counters + RNG states) is the complete training state
 and ``--resume`` continues a killed A2C run exactly as if it had not stopped (up to floating-point
 determinism of the TensorFlow kernels; set ``run.deterministic=true`` for op determinism).
+
+Reliability: one process writes a run directory (its lock); a resume checks the checkpoint and the
+changed settings (only :data:`RESUMABLE_KEYS` may change; they go to the resume log) before it
+writes anything; the train and eval level sources are opened before training starts; the metrics
+of every update and the weights of every checkpoint must be finite, else training stops with a
+:class:`~i2a_keras.training.checkpoint.NonFiniteError` naming the last good checkpoint.
 """
 from __future__ import annotations
 
@@ -28,14 +34,22 @@ import numpy as np
 from i2a_keras import backends
 from i2a_keras.algos.a2c import A2CLearner, RolloutRunner, make_optimizer
 from i2a_keras.algos.a3c import A3CWorkers, clone_agent
-from i2a_keras.training.checkpoint import (load_checkpoint, numpy_rng_state, restore_numpy_rng,
-                                           save_checkpoint)
-from i2a_keras.training.config import ActorCriticConfig, EnvConfig, config_to_dict, save_config
+from i2a_keras.training.checkpoint import (CheckpointError, NonFiniteError, check_finite_metrics,
+                                           last_good_checkpoint, load_checkpoint, numpy_rng_state,
+                                           read_training_state, restore_numpy_rng, save_checkpoint)
+from i2a_keras.training.config import (ActorCriticConfig, EnvConfig, check_finite_config,
+                                       config_to_dict)
 from i2a_keras.training.evaluate import evaluate_agent, record_episode_gif
 from i2a_keras.training.media import plot_learning_curve
 from i2a_keras.training.run_dir import RunDir, ScalarLogger, StopFlag, progress_bar, read_jsonl
 
-__all__ = ["train_actor_critic", "make_env", "env_kwargs", "setup_runtime", "derived_seed"]
+__all__ = ["train_actor_critic", "make_env", "env_kwargs", "setup_runtime", "derived_seed",
+           "check_level_sources", "RESUMABLE_KEYS"]
+
+# Settings that may change when a run is resumed (run length, logging, evaluation); the others are
+# fixed by the checkpoint (model, optimizer, envs, seeds).
+RESUMABLE_KEYS = ("run.total_frames", "run.log_interval_frames", "run.checkpoint_interval_frames",
+                  "run.progress", "eval.")
 
 
 def env_kwargs(env: EnvConfig, split: str) -> dict:
@@ -56,6 +70,17 @@ def make_env(env: EnvConfig, num_envs: int, split: str, seed: int):
     from i2a_keras.envs import make_vec
 
     return make_vec(int(num_envs), env_kwargs(env, split), seed=int(seed))
+
+
+def check_level_sources(env: EnvConfig) -> None:
+    """Open the training and evaluation level sources once, so that an unreadable level file, an
+    empty split or impossible generator settings fail before training starts."""
+    for split in ("train", "eval"):
+        try:
+            make_env(env, 1, split, env.eval_seed).close()
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise ValueError(f"cannot open the {split} levels of env.levels={env.levels!r}: "
+                             f"{' '.join(str(exc).split())}") from exc
 
 
 def derived_seed(*parts: int) -> int:
@@ -89,13 +114,44 @@ def _episode_scalars(episodes: list[dict]) -> dict:
 
 
 def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_factory=None) -> dict:
-    """Train (or resume) an actor-critic run in ``config.run.run_dir``; returns the summary dict."""
+    """Train (or resume) an actor-critic run in ``config.run.run_dir``; returns the summary dict.
+
+    Raises ``ValueError``/``OSError`` for a bad config, run directory or checkpoint (before anything
+    is written) and :class:`~i2a_keras.training.checkpoint.NonFiniteError` if training diverges.
+    A summary with ``"signal"`` means SIGINT/SIGTERM stopped it after a checkpoint.
+    """
+    check_finite_config(config)
+    run_dir = RunDir(config.run.run_dir)
+    with run_dir.lock():
+        return _train(config, run_dir.create(resume), resume, agent_factory)
+
+
+def _resume_checks(cfg: ActorCriticConfig, run_dir: RunDir) -> dict:
+    """The settings this resume changes; raises if the run cannot be resumed with ``cfg``."""
+    changes = run_dir.check_resume(cfg, RESUMABLE_KEYS)
+    if "run.total_frames" in changes and cfg.a2c.lr_schedule == "linear":
+        raise ValueError("cannot change run.total_frames when resuming a run with "
+                         "a2c.lr_schedule=linear: the saved optimizer's schedule ends at the old total")
+    return changes
+
+
+def _check_state(state: dict, cfg: ActorCriticConfig, path: str) -> None:
+    num_workers = cfg.a2c.num_workers if cfg.algo == "a3c" else 1
+    missing = [k for k in ("frames", "updates", "action_rngs") if k not in state]
+    if state.get("kind", "actor_critic") != "actor_critic" or missing:
+        raise CheckpointError(f"{path} is not an actor-critic training checkpoint "
+                              f"(kind {state.get('kind')!r}, missing {missing})")
+    if len(state["action_rngs"]) != num_workers:
+        raise CheckpointError(f"{path} has {len(state['action_rngs'])} worker RNG states, the run "
+                              f"config {num_workers}")
+
+
+def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory) -> dict:
     from i2a_keras.envs.core import num_actions as env_num_actions
     from i2a_keras.envs.observations import observation_shape as env_observation_shape
     from i2a_keras.models import build_agent
 
-    cfg = config
-    run_dir = RunDir(cfg.run.run_dir).create(resume)
+    changes = _resume_checks(cfg, run_dir) if resume else None
     device = setup_runtime(cfg.run.seed, cfg.run.mixed_precision, cfg.run.deterministic)
     obs_shape = tuple(env_observation_shape(tuple(cfg.env.dim_room), cfg.env.observation))
     n_actions = env_num_actions(cfg.env.action_set)
@@ -104,16 +160,21 @@ def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_fa
 
     state = {}
     if resume:
+        _check_state(read_training_state(run_dir.latest_checkpoint)[0], cfg, run_dir.latest_checkpoint)
         agent, state, _ = load_checkpoint(run_dir.latest_checkpoint)
         optimizer = agent.optimizer
         if optimizer is None:
-            raise ValueError(f"checkpoint {run_dir.latest_checkpoint} has no optimizer state")
+            raise CheckpointError(f"checkpoint {run_dir.latest_checkpoint} has no optimizer state")
     else:
         factory = agent_factory or (lambda shape, n, model_cfg: build_agent(cfg.agent, shape, n, model_cfg))
         agent = factory(obs_shape, n_actions, cfg.model)
         optimizer = make_optimizer(cfg.a2c, total_updates, cfg.run.mixed_precision)
         agent.compile(optimizer=optimizer)
-    save_config(cfg, run_dir.config_path)
+    check_level_sources(cfg.env)
+    if resume:
+        run_dir.record_resume(state["frames"], changes)
+    else:
+        run_dir.start_fresh(cfg)
 
     learner = A2CLearner(agent, optimizer, cfg.a2c, obs_shape)
     frames = int(state.get("frames", 0))
@@ -153,7 +214,7 @@ def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_fa
             "frames": frames, "updates": updates, "episodes_total": episodes_total,
             "action_rngs": [numpy_rng_state(r.rng) for r in runners],
             "pending_episodes": pending_episodes, "pending_metrics": pending_metrics,
-            "config": config_to_dict(cfg),
+            "config": config_to_dict(cfg), "kind": "actor_critic",
         })
         reset_envs()
 
@@ -181,50 +242,61 @@ def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_fa
         pending_episodes, pending_metrics = [], []
         last_log_time, last_log_frames = time.perf_counter(), frames
 
-    stopped = False
-    with StopFlag() as stop_flag:
-        while frames < cfg.run.total_frames and not stop_flag.stop:
-            if a3c is None:
-                rollout = runners[0].collect()
-                pending_metrics.append(learner.update(rollout))
-                frames += frames_per_update
-                updates += 1
-                bar.update(frames_per_update)
-                pending_episodes.extend(runners[0].pop_episodes())
-            else:
-                target = min(cfg.run.total_frames, next_log, next_ckpt, next_eval or next_log)
-
-                def on_update(metrics, n):
+    # Loss scaling skips the steps whose gradients overflow: their grad_norm may be inf.
+    unchecked = ("grad_norm",) if cfg.run.mixed_precision else ()
+    try:
+        with StopFlag() as stop_flag:
+            while frames < cfg.run.total_frames and not stop_flag.stop:
+                if a3c is None:
+                    rollout = runners[0].collect()
+                    metrics = learner.update(rollout)
+                    check_finite_metrics(metrics, unchecked)
                     pending_metrics.append(metrics)
-                    bar.update(n)
+                    frames += frames_per_update
+                    updates += 1
+                    bar.update(frames_per_update)
+                    pending_episodes.extend(runners[0].pop_episodes())
+                else:
+                    target = min(cfg.run.total_frames, next_log, next_ckpt, next_eval or next_log)
 
-                before = a3c.updates
-                a3c.frames = frames
-                a3c.run_until(target, on_update)
-                updates += a3c.updates - before
-                frames = a3c.frames
-                pending_episodes.extend(a3c.pop_episodes())
-            if frames >= next_log:
-                log_scalars()
-                next_log = (frames // log_every + 1) * log_every
-            if next_eval is not None and frames >= next_eval and frames < cfg.run.total_frames:
-                run_evaluation(frames)
-                next_eval = (frames // eval_every + 1) * eval_every
-            if frames >= next_ckpt and frames < cfg.run.total_frames:
-                checkpoint()
-                next_ckpt = (frames // ckpt_every + 1) * ckpt_every
-        stopped = stop_flag.stop
-    checkpoint()  # keeps the partial log interval's pending episodes/metrics for --resume
+                    def on_update(metrics, n):
+                        check_finite_metrics(metrics, unchecked)
+                        pending_metrics.append(metrics)
+                        bar.update(n)
+
+                    before = a3c.updates
+                    a3c.frames = frames
+                    a3c.run_until(target, on_update)
+                    updates += a3c.updates - before
+                    frames = a3c.frames
+                    pending_episodes.extend(a3c.pop_episodes())
+                if frames >= next_log:
+                    log_scalars()
+                    next_log = (frames // log_every + 1) * log_every
+                if next_eval is not None and frames >= next_eval and frames < cfg.run.total_frames:
+                    run_evaluation(frames)
+                    next_eval = (frames // eval_every + 1) * eval_every
+                if frames >= next_ckpt and frames < cfg.run.total_frames:
+                    checkpoint()
+                    next_ckpt = (frames // ckpt_every + 1) * ckpt_every
+            signal_name = stop_flag.signal_name
+        checkpoint()  # keeps the partial log interval's pending episodes/metrics for --resume
+        if not signal_name:
+            save_checkpoint(run_dir.final_checkpoint, agent, {"frames": frames, "updates": updates,
+                                                              "config": config_to_dict(cfg)})
+    except NonFiniteError as exc:
+        bar.close()
+        logger.close()
+        raise NonFiniteError(f"training diverged after {frames} frames: {exc}. "
+                             f"{last_good_checkpoint(run_dir.latest_checkpoint)}") from exc
     if pending_metrics:
         log_scalars(end_of_session=True)
     bar.close()
     summary = {"frames": frames, "updates": updates, "episodes": episodes_total, "device": device,
-               "stopped_early": stopped, "checkpoint": run_dir.latest_checkpoint}
-    if stopped:
+               "stopped_early": bool(signal_name), "checkpoint": run_dir.latest_checkpoint}
+    if signal_name:
         logger.close()
-        return summary
-    save_checkpoint(run_dir.final_checkpoint, agent, {"frames": frames, "updates": updates,
-                                                      "config": config_to_dict(cfg)})
+        return {**summary, "signal": signal_name}
     final = run_evaluation(frames, end_of_session=True)
     summary.update({"eval": final, "final_checkpoint": run_dir.final_checkpoint})
     with open(run_dir.join("eval.json"), "w") as fh:

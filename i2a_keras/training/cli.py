@@ -2,26 +2,35 @@
 
 A subcommand built on a config dataclass can reuse :func:`add_common_arguments` and
 :func:`config_from_args`: ``--preset``, ``--set KEY=VALUE ...`` (repeatable), ``--run-dir``,
-``--resume RUN_DIR`` (reads ``RUN_DIR/config.json``), ``--total-frames``, ``--seed``,
-``--num-envs``, ``--mixed-precision``, ``--print-config``. Flags map to dotted config keys via
-``flag_keys`` (default :data:`DEFAULT_FLAG_KEYS`); a flag whose key the config lacks is an error.
+``--resume RUN_DIR`` (reads the run's config: ``RUN_DIR/config.json`` + its resume log),
+``--total-frames``, ``--seed``, ``--num-envs``, ``--mixed-precision``, ``--print-config``. Flags
+map to dotted config keys via ``flag_keys`` (default :data:`DEFAULT_FLAG_KEYS`); a flag whose key
+the config lacks is an error.
+
+Errors: :class:`ArgumentValueError` is a usage error (exit status 2); the exceptions in
+:data:`USER_ERRORS` (bad level file, existing or locked run, bad checkpoint, divergence) are
+reported by ``python -m i2a_keras.train`` as one line (:func:`error_line`, exit status 1, a
+traceback with ``--debug``); anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
 import json
 import os
 
-from i2a_keras.training.config import apply_override, apply_overrides, config_to_dict
+from i2a_keras.training.config import (apply_override, apply_overrides, check_finite_config,
+                                       config_to_dict)
 
-__all__ = ["ArgumentValueError", "PRESETS", "DEFAULT_FLAG_KEYS", "add_common_arguments", "config_from_args",
-           "print_config"]
+__all__ = ["ArgumentValueError", "PRESETS", "DEFAULT_PRESET", "DEFAULT_FLAG_KEYS", "USER_ERRORS",
+           "add_common_arguments", "config_from_args", "print_config", "error_line", "refuse_on_resume"]
 
 PRESETS = ("tiny", "small", "boxoban", "paper")
+DEFAULT_PRESET = "small"
 
 
 class ArgumentValueError(ValueError):
     """A bad command-line value (unknown preset/key, wrong type); the CLI reports it as a usage
     error (exit status 2) instead of a traceback."""
+
 
 DEFAULT_FLAG_KEYS = {
     "run_dir": "run.run_dir",
@@ -32,11 +41,41 @@ DEFAULT_FLAG_KEYS = {
     "algo": "algo",
 }
 
+USER_ERRORS = (ValueError, OSError, FloatingPointError)
+"""User errors: bad values and files (``ValueError``, e.g. ``CheckpointError``), file-system and
+run-directory problems (``OSError``, e.g. ``RunDirLockedError``), divergence (``NonFiniteError``)."""
+
+# Runs that a subcommand may resume besides its own kind (an i2a run of the model-free agent).
+RESUMABLE_KINDS = {"i2a": ("model-free",)}
+
+
+def error_line(exc: BaseException) -> str | None:
+    """The one-line message of a user error (:data:`USER_ERRORS`), or None for a bug."""
+    if not isinstance(exc, USER_ERRORS):
+        return None
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and exc.filename not in text:
+        text = f"{text}: {exc.filename}"
+    return text
+
+
+def refuse_on_resume(args, *flags) -> None:
+    """Raise :class:`ArgumentValueError` if ``--resume`` comes with one of ``flags`` (attribute
+    names) set: they choose what a new run is, which a resumed run keeps from its config."""
+    if not getattr(args, "resume", None):
+        return
+    given = [f"--{f.replace('_', '-')}" for f in flags if getattr(args, f, None) not in (None, False)]
+    if given:
+        raise ArgumentValueError(f"{', '.join(given)} cannot be used with --resume: the run keeps its "
+                                 f"own {'preset' if given == ['--preset'] else 'settings'} (only "
+                                 "run length, logging and evaluation settings may change on resume)")
+
 
 def add_common_arguments(parser, flags=tuple(DEFAULT_FLAG_KEYS), resume: bool = True):
     """Add ``--preset``, ``--set``, ``--print-config`` and the given common flags to ``parser``."""
-    parser.add_argument("--preset", default="small",
-                        help="config preset: tiny (tests), small (CPU), paper (GPU); default small")
+    parser.add_argument("--preset", default=None,
+                        help="config preset: tiny (tests), small (CPU), paper (GPU); default small "
+                             "(not with --resume: a run keeps its config)")
     parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[],
                         metavar="KEY=VALUE", help="config overrides, e.g. a2c.learning_rate=3e-4 "
                         "env.num_boxes=1 (repeatable)")
@@ -56,8 +95,10 @@ def add_common_arguments(parser, flags=tuple(DEFAULT_FLAG_KEYS), resume: bool = 
         parser.add_argument(name, dest=flag, **kwargs)
     if resume:
         parser.add_argument("--resume", metavar="RUN_DIR",
-                            help="continue the run in RUN_DIR from checkpoints/latest.keras")
+                            help="continue the run in RUN_DIR from checkpoints/latest.keras (the "
+                                 "subcommand is read from the run)")
     parser.add_argument("--print-config", action="store_true", help="print the config and exit")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
 
@@ -78,16 +119,23 @@ def _config_from_args(args, build_config, load_config, flag_keys):
     flag_keys = {**DEFAULT_FLAG_KEYS, **(flag_keys or {})}
     resume = getattr(args, "resume", None)
     if resume:
+        from i2a_keras.training.run_dir import RunDir, run_subcommand
+
+        refuse_on_resume(args, "preset")
         path = os.path.join(resume, "config.json")
         if not os.path.isfile(path):
             raise ValueError(f"--resume {resume}: no config.json in that directory")
-        with open(path) as fh:
-            config = load_config(json.load(fh))
+        kind, wanted = run_subcommand(resume), getattr(args, "subcommand", None)
+        if wanted and kind and kind != wanted and kind not in RESUMABLE_KINDS.get(wanted, ()):
+            raise ValueError(f"--resume {resume}: that run was made by the {kind} subcommand, not "
+                             f"{wanted}; resume it with `python -m i2a_keras.train --resume {resume}`")
+        config = RunDir(resume).saved_config(load_config)
         run_dir = getattr(args, "run_dir", None)
         if run_dir and os.path.abspath(run_dir) != os.path.abspath(resume):
             raise ValueError("--run-dir and --resume name different directories")
         args.run_dir = resume
     else:
+        args.preset = args.preset or DEFAULT_PRESET
         if args.preset not in PRESETS:
             raise ValueError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
         config = build_config(args.preset)
@@ -99,7 +147,9 @@ def _config_from_args(args, build_config, load_config, flag_keys):
             config = apply_override(config, key, str(value))
         except ValueError as exc:
             raise ValueError(f"--{flag.replace('_', '-')}: {exc}") from exc
-    return apply_overrides(config, args.overrides)
+    config = apply_overrides(config, args.overrides)
+    check_finite_config(config)
+    return config
 
 
 def print_config(config) -> None:

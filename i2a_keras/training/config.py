@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
@@ -21,7 +22,7 @@ from i2a_keras.models.model_free import ModelFreeConfig
 
 __all__ = ["EnvConfig", "RunConfig", "EvalConfig", "ActorCriticConfig", "apply_override",
            "apply_overrides", "config_to_dict", "config_from_dict", "config_keys", "parse_value",
-           "model_free_preset", "MODEL_FREE_PRESETS", "save_config"]
+           "model_free_preset", "MODEL_FREE_PRESETS", "save_config", "check_finite_config"]
 
 
 @dataclass
@@ -237,11 +238,14 @@ def parse_value(text: str, tp, current=None, key: str = "value"):
             raise ValueError
         if tp is int:
             value = float(stripped) if any(c in stripped.lower() for c in ".e") else int(stripped)
-            if float(value) != int(value):
+            if not math.isfinite(value) or float(value) != int(value):
                 raise ValueError
             return int(value)
         if tp is float:
-            return float(stripped)
+            value = float(stripped)
+            if not math.isfinite(value):
+                raise ValueError(f"invalid value for {key}: {text!r} is not a finite number")
+            return value
         if tp is str:
             return stripped
         if origin in (tuple, list):
@@ -250,8 +254,9 @@ def parse_value(text: str, tp, current=None, key: str = "value"):
             args = typing.get_args(tp)
             item_tp = args[0] if args else (type(current[0]) if current else int)
             return tuple(parse_value(s, item_tp, key=key) for s in items)
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if "not a finite number" in str(exc):
+            raise
     else:
         raise ValueError(f"unsupported type {tp} for {key}")
     raise ValueError(f"invalid value for {key}: {text!r} is not a valid {getattr(tp, '__name__', tp)}")
@@ -267,6 +272,29 @@ def config_keys(config, prefix: str = "") -> list[str]:
         else:
             keys.append(prefix + f.name)
     return keys
+
+
+def check_finite_config(config, _prefix: str = "") -> None:
+    """Raise ``ValueError`` naming every float field (also inside tuples, in nested configs) that
+    is NaN or inf."""
+    bad = _non_finite_fields(config, _prefix)
+    if bad:
+        raise ValueError("non-finite config values: " + ", ".join(f"{k}={v!r}" for k, v in bad)
+                         + " (every float setting must be a finite number)")
+
+
+def _non_finite_fields(config, prefix):
+    bad = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            bad += _non_finite_fields(value, f"{prefix}{f.name}.")
+            continue
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        flat = [v for item in items for v in (item if isinstance(item, (tuple, list)) else (item,))]
+        if any(isinstance(v, float) and not math.isfinite(v) for v in flat):
+            bad.append((prefix + f.name, value))
+    return bad
 
 
 def apply_override(config, key: str, text: str, _prefix: str = ""):

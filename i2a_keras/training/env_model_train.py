@@ -23,10 +23,15 @@ import numpy as np
 
 from i2a_keras.models.env_model import (EnvModel, EnvModelConfig, env_model_loss, frame_classes,
                                         reward_classes)
-from i2a_keras.training.config import RunConfig, config_from_dict, config_to_dict, save_config
+from i2a_keras.training.config import RunConfig, config_from_dict
 
 __all__ = ["EnvModelTrainConfig", "env_model_preset", "train_env_model", "add_env_model_parser",
-           "add_collect_parser", "run_env_model_command", "run_collect_command"]
+           "add_collect_parser", "run_env_model_command", "run_collect_command", "RESUMABLE_KEYS"]
+
+# Settings that may change when a run is resumed (the others are fixed by the checkpoint).
+RESUMABLE_KEYS = ("run.total_frames", "run.log_interval_frames", "run.checkpoint_interval_frames",
+                  "run.progress", "eval_data", "eval_samples", "eval_windows", "rollout_k",
+                  "eval_interval_frames", "figure")
 
 
 @dataclass
@@ -99,19 +104,39 @@ def _lr(cfg: EnvModelTrainConfig, frames: int) -> float:
 
 
 def train_env_model(cfg: EnvModelTrainConfig, resume: bool = False) -> dict:
-    """Train (or resume) an env model; returns the final held-out metrics (or {} without eval data)."""
+    """Train (or resume) an env model; returns the final held-out metrics (or {} without eval data).
+
+    Holds the run directory's lock; a resume may change only :data:`RESUMABLE_KEYS` (recorded in
+    the resume log) and its checkpoint is checked before anything is written.
+    """
+    from i2a_keras.training.config import check_finite_config
+    from i2a_keras.training.run_dir import RunDir
+
+    check_finite_config(cfg)
+    if not cfg.data:
+        raise ValueError("no training data: pass --data DIR (written by `python -m i2a_keras.train collect`)")
+    run_dir = RunDir(cfg.run.run_dir)
+    with run_dir.lock():
+        return _train_env_model(cfg, resume, run_dir.create(resume))
+
+
+def _train_env_model(cfg: EnvModelTrainConfig, resume: bool, run_dir) -> dict:
     import keras
     import tensorflow as tf
 
-    from i2a_keras.training.checkpoint import (load_checkpoint, numpy_rng_state, restore_numpy_rng,
-                                               restore_tf_rng, save_checkpoint, tf_rng_state)
+    from i2a_keras.training.checkpoint import (CheckpointError, NonFiniteError, check_finite_metrics,
+                                               last_good_checkpoint, load_checkpoint, numpy_rng_state,
+                                               read_training_state, restore_numpy_rng, restore_tf_rng,
+                                               save_checkpoint, tf_rng_state)
     from i2a_keras.training.collect import load_transitions
     from i2a_keras.training.env_model_eval import evaluate_env_model, save_rollout_figure
-    from i2a_keras.training.run_dir import RunDir, ScalarLogger, StopFlag, progress_bar
+    from i2a_keras.training.run_dir import ScalarLogger, StopFlag, progress_bar
 
-    if not cfg.data:
-        raise ValueError("no training data: pass --data DIR (written by `python -m i2a_keras.train collect`)")
-    run_dir = RunDir(cfg.run.run_dir).create(resume)
+    if resume:
+        changes = run_dir.check_resume(cfg, RESUMABLE_KEYS)
+        state = read_training_state(run_dir.latest_checkpoint)[0]
+        if state.get("kind") != "env_model" or "numpy_rng" not in state:
+            raise CheckpointError(f"{run_dir.latest_checkpoint} is not an env-model training checkpoint")
     train_raw, meta = load_transitions(list(cfg.data), cfg.max_transitions or None)
     model_cfg = _model_cfg_from_data(cfg, meta)
     cfg = dataclasses.replace(cfg, model=model_cfg)
@@ -121,14 +146,15 @@ def train_env_model(cfg: EnvModelTrainConfig, resume: bool = False) -> dict:
         eval_raw, eval_meta = load_transitions(list(cfg.eval_data))
         if eval_meta["obs_shape"] != meta["obs_shape"] or eval_meta["observation"] != meta["observation"]:
             raise ValueError("eval data and training data have different observations")
-    save_config(cfg, run_dir.config_path)
 
     if resume:
         model, state, _ = load_checkpoint(run_dir.latest_checkpoint, compile=True)
         optimizer = model.optimizer
         frames, rng = int(state["frames"]), restore_numpy_rng(state["numpy_rng"])
         restore_tf_rng(state["tf_rng"])
+        run_dir.record_resume(frames, changes)
     else:
+        run_dir.start_fresh(cfg)
         keras.utils.set_random_seed(cfg.run.seed)
         model = EnvModel.from_env_model_config(model_cfg, name="env_model")
         optimizer = keras.optimizers.Adam(cfg.learning_rate)
@@ -175,8 +201,14 @@ def train_env_model(cfg: EnvModelTrainConfig, resume: bool = False) -> dict:
             idx = rng.integers(0, n, cfg.batch_size)
             losses = train_step(train["obs"][idx], train["actions"][idx], train["frame_targets"][idx],
                                 train["reward_targets"][idx], np.float32(_lr(cfg, frames)))
+            losses = {k: float(v) for k, v in losses.items()}
+            try:
+                check_finite_metrics(losses)
+            except NonFiniteError as exc:
+                raise NonFiniteError(f"env-model training diverged after {frames} frames: {exc}. "
+                                     f"{last_good_checkpoint(run_dir.latest_checkpoint)}") from exc
             for key, value in losses.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
+                sums[key] = sums.get(key, 0.0) + value
             count += 1
             frames += cfg.batch_size
             bar.update(cfg.batch_size)
@@ -193,12 +225,13 @@ def train_env_model(cfg: EnvModelTrainConfig, resume: bool = False) -> dict:
             if frames >= next_ckpt:
                 checkpoint(run_dir.latest_checkpoint)
                 next_ckpt += cfg.run.checkpoint_interval_frames
-        stopped = stop_flag.stop
+        stopped = stop_flag.signal_name
     bar.close()
     checkpoint(run_dir.latest_checkpoint)
     if stopped:  # SIGTERM/SIGINT: the checkpoint above lets --resume continue from here
         logger.close()
-        return {"frames": frames, "stopped_early": True, "checkpoint": run_dir.latest_checkpoint}
+        return {"frames": frames, "stopped_early": True, "checkpoint": run_dir.latest_checkpoint,
+                "signal": stopped}
     checkpoint(run_dir.final_checkpoint)
     result = {"frames": frames}
     if eval_raw is not None:
@@ -236,15 +269,14 @@ def _load_train_config(data: dict) -> EnvModelTrainConfig:
 
 
 def run_env_model_command(args) -> dict:
-    from i2a_keras.training.cli import config_from_args, print_config
+    from i2a_keras.training.cli import config_from_args, print_config, refuse_on_resume
     def build(preset):
         cfg = env_model_preset(preset)
         if args.model_preset:
             cfg = dataclasses.replace(cfg, model=EnvModelConfig.preset(args.model_preset))
         return cfg
 
-    if args.resume and args.model_preset:
-        raise ValueError("--model-preset cannot change the architecture of a run being resumed")
+    refuse_on_resume(args, "model_preset")
     cfg = config_from_args(args, build, _load_train_config,
                            flag_keys={"total_frames": "run.total_frames", "seed": "run.seed",
                                       "data": "data", "eval_data": "eval_data"})

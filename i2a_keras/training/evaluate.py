@@ -9,22 +9,26 @@ by ``seed`` (the env's ``eval_seed`` by default), so evaluations are reproducibl
 ``greedy=True`` acts with the arg-max action (deterministic policies can get stuck in loops).
 
 This module is also the ``evaluate`` subcommand: ``python -m i2a_keras.train evaluate
---checkpoint RUN_DIR/checkpoints/latest.keras [--set eval.num_levels=1000 eval.greedy=true]``.
+--checkpoint RUN_DIR/checkpoints/latest.keras [--set eval.num_levels=1000 env.num_boxes=3]
+[--out FILE.json]``: it says which kind of checkpoint it got, plays it on the env of its run with
+the given ``env.*`` settings on top, and writes the result next to the run's checkpoint (or to
+``--out``; a checkpoint outside a run directory, e.g. ``assets/pretrained``, is never written to).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from i2a_keras.algos.a2c import final_obs_rows, make_policy_fn, sample_actions
-from i2a_keras.training.config import EnvConfig, EvalConfig, config_from_dict
+from i2a_keras.training.config import EnvConfig, EvalConfig, apply_overrides, config_from_dict
 
 __all__ = ["evaluate_agent", "record_episode_gif", "EvaluateConfig", "build_config", "run",
-           "add_arguments", "run_command"]
+           "add_arguments", "run_command", "checkpoint_kind"]
 
 
 def _act(policy_fn, obs, greedy, rng):
@@ -107,9 +111,12 @@ def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: 
 class EvaluateConfig:
     """``evaluate`` subcommand settings.
 
-    With ``use_run_env=True`` (default) the env settings are those the checkpoint was trained with
-    (read from the checkpoint or its run's config.json); set ``use_run_env=false`` and ``env.*``
-    to evaluate elsewhere (e.g. more boxes, Sec. 4.1 generalisation).
+    With ``use_run_env=True`` (default) the env is the one the checkpoint was trained with (read
+    from the checkpoint or its run's config.json) with the ``env.*`` settings given on the command
+    line applied on top (e.g. ``--set env.num_boxes=3``: more boxes, Sec. 4.1 generalisation);
+    ``use_run_env=false`` uses ``env`` as given (a checkpoint that carries no config).
+    ``out``: the results file; by default ``RUN/checkpoints/NAME.eval.json`` for a run's checkpoint
+    and none for a checkpoint outside a run directory.
     """
 
     checkpoint: str = ""
@@ -119,6 +126,7 @@ class EvaluateConfig:
     seed: int | None = None
     gif: str = ""
     gif_episodes: int = 1
+    out: str = ""
 
     def __post_init__(self):
         if int(self.gif_episodes) < 1:
@@ -141,6 +149,8 @@ def add_arguments(parser):
 
     parser.add_argument("--checkpoint", required=True, help="agent checkpoint (.keras)")
     parser.add_argument("--gif", default=None, help="also save a GIF of held-out episodes here (how many: --set gif_episodes=N)")
+    parser.add_argument("--out", default=None,
+                        help="results JSON file (default: next to a run's checkpoint, none otherwise)")
     add_common_arguments(parser, flags=("seed",), resume=False)
     return parser
 
@@ -149,18 +159,19 @@ def run_command(args) -> dict | None:
     from i2a_keras.training.cli import config_from_args, print_config
 
     config = config_from_args(args, build_config, load_config,
-                              flag_keys={"seed": "seed", "checkpoint": "checkpoint", "gif": "gif"})
+                              flag_keys={"seed": "seed", "checkpoint": "checkpoint", "gif": "gif",
+                                         "out": "out"})
     if args.print_config:
         print_config(config)
         return None
-    return run(config)
+    env_items = [item for item in args.overrides if item.strip().startswith("env.")]
+    return run(config, env_overrides=env_items)
 
 
 def _run_env(checkpoint: str, state: dict) -> EnvConfig | None:
     saved = state.get("config")
-    run_config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(checkpoint))),
-                              "config.json")
-    if saved is None and os.path.exists(run_config):
+    run_config = os.path.join(_run_dir_of(checkpoint) or "", "config.json")
+    if saved is None and os.path.isfile(run_config):
         with open(run_config) as fh:
             saved = json.load(fh)
     if saved is not None and "env" in saved:
@@ -168,28 +179,83 @@ def _run_env(checkpoint: str, state: dict) -> EnvConfig | None:
     return None
 
 
-def run(config: EvaluateConfig, resume: bool = False) -> dict:
-    """Evaluate ``config.checkpoint`` on held-out levels; writes ``<checkpoint>.eval.json``."""
+def _run_dir_of(checkpoint: str) -> str | None:
+    """The run directory holding ``checkpoint`` (``RUN/checkpoints/X.keras``), or None."""
+    folder = os.path.dirname(os.path.abspath(checkpoint))
+    run_dir = os.path.dirname(folder)
+    is_run = os.path.isfile(os.path.join(run_dir, "config.json"))
+    return run_dir if os.path.basename(folder) == "checkpoints" and is_run else None
+
+
+def checkpoint_kind(model, state: dict) -> str:
+    """``"env-model"`` for an environment model, else the agent's name (e.g. ``"model-free"``)."""
+    from i2a_keras.models.env_model import CopyModel, EnvModel
+
+    if state.get("kind") == "env_model" or isinstance(model, (EnvModel, CopyModel)):
+        return "env-model"
+    return (state.get("config") or {}).get("agent") or type(model).__name__
+
+
+def _check_agent_fits(agent, env: EnvConfig, path: str) -> None:
+    from i2a_keras.envs.core import num_actions
+    from i2a_keras.envs.observations import observation_shape
+
+    shape = tuple(observation_shape(tuple(env.dim_room), env.observation))
+    trained = getattr(agent, "observation_shape", None)
+    if trained is not None and tuple(trained) != shape:
+        raise ValueError(f"{path} was trained on observations of shape {tuple(trained)}; "
+                         f"env.dim_room={tuple(env.dim_room)}, env.observation={env.observation!r} "
+                         f"give {shape}")
+    actions = getattr(agent, "num_actions", None)
+    if actions is not None and int(actions) != num_actions(env.action_set):
+        raise ValueError(f"{path} has {actions} actions; env.action_set={env.action_set!r} has "
+                         f"{num_actions(env.action_set)}")
+
+
+def run(config: EvaluateConfig, resume: bool = False, env_overrides=()) -> dict:
+    """Evaluate ``config.checkpoint`` on held-out levels; returns (and writes) the result.
+
+    ``env_overrides``: ``"env.KEY=VALUE"`` items applied on top of the run's env.
+    """
     from i2a_keras.training.checkpoint import load_checkpoint
 
     if resume:
         raise ValueError("evaluate does not support --resume")
     if not config.checkpoint:
         raise ValueError("evaluate needs --checkpoint PATH.keras")
-    agent, state, _ = load_checkpoint(config.checkpoint, compile=False)
+    path = config.checkpoint
+    agent, state, _ = load_checkpoint(path, compile=False)
+    kind = checkpoint_kind(agent, state)
+    if kind == "env-model":
+        raise ValueError(f"{path} is an environment-model checkpoint ({type(agent).__name__}), not "
+                         "an agent: evaluate plays agent checkpoints (model-free or i2a runs). An "
+                         "env-model run reports its held-out accuracy in env_model_eval.json; train "
+                         f"an agent on it with `python -m i2a_keras.train i2a --env-model {path}`")
     env = config.env
     if config.use_run_env:
-        env = _run_env(config.checkpoint, state)
+        env = _run_env(path, state)
         if env is None:
-            raise ValueError(f"no training config found for {config.checkpoint}; pass "
+            raise ValueError(f"no training config found for {path}; pass "
                              "--set use_run_env=false env.dim_room=... env.num_boxes=...")
+        env = apply_overrides(dataclasses.replace(config, env=env), env_overrides).env
+    _check_agent_fits(agent, env, path)
+    run_dir = _run_dir_of(path)
+    print(f"evaluate: {kind} agent checkpoint {os.path.abspath(path)} ({state.get('frames', '?')} "
+          f"frames{f', run {run_dir}' if run_dir else ''}) on {env.dim_room[0]}x{env.dim_room[1]} "
+          f"rooms, {env.num_boxes} box(es), levels={env.levels}", file=sys.stderr)
     result = evaluate_agent(agent, env, config.eval.num_levels, config.eval.num_envs,
                             greedy=config.eval.greedy, seed=config.seed)
-    result.update(checkpoint=os.path.abspath(config.checkpoint), frames=state.get("frames"),
+    result.update(checkpoint=os.path.abspath(path), checkpoint_kind=kind, frames=state.get("frames"),
                   env=dataclasses.asdict(env))
-    out = os.path.splitext(config.checkpoint)[0] + ".eval.json"
-    with open(out, "w") as fh:
-        json.dump(result, fh, indent=2)
+    out = config.out or (os.path.splitext(path)[0] + ".eval.json" if run_dir else "")
+    if out:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as fh:
+            json.dump(result, fh, indent=2)
+        result["out"] = os.path.abspath(out)
+    else:
+        print(f"evaluate: {path} is not in a run directory: results not saved (use --out FILE)",
+              file=sys.stderr)
     if config.gif:
         result["gif"] = record_episode_gif(agent, env, config.gif, greedy=config.eval.greedy,
                                            episodes=config.gif_episodes)

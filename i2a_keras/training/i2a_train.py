@@ -90,8 +90,9 @@ def add_i2a_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
     from i2a_keras.training.cli import add_common_arguments
 
     add_common_arguments(parser)
-    parser.add_argument("--agent", default="i2a", choices=I2A_AGENTS,
-                        help="i2a (learned env model), i2a-copy-model, i2a-no-reward, model-free")
+    parser.add_argument("--agent", default=None, choices=I2A_AGENTS,
+                        help="i2a (learned env model, default), i2a-copy-model, i2a-no-reward, "
+                             "model-free")
     parser.add_argument("--env-model", default=None, help="pretrained .keras environment model")
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
@@ -110,9 +111,12 @@ def run_i2a(args) -> dict | None:
 
     Bad arguments raise :class:`~i2a_keras.training.cli.ArgumentValueError` (a usage error)."""
     from i2a_keras.training.actor_critic import train_actor_critic
-    from i2a_keras.training.cli import ArgumentValueError, config_from_args, print_config
+    from i2a_keras.training.cli import (ArgumentValueError, config_from_args, print_config,
+                                        refuse_on_resume)
 
     _set_threads(getattr(args, "threads", 0))
+    refuse_on_resume(args, "agent", "env_model")
+    args.agent = args.agent or "i2a"
     args.overrides = _normalise_overrides(args.overrides)
     config = config_from_args(
         args, lambda preset: build_i2a_config(preset, args.agent, args.env_model,

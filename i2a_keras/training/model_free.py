@@ -40,9 +40,11 @@ def add_arguments(parser):
 
 
 def run_command(args) -> dict | None:
-    from i2a_keras.training.cli import ArgumentValueError, config_from_args, print_config
+    from i2a_keras.training.cli import (ArgumentValueError, config_from_args, print_config,
+                                        refuse_on_resume)
     from i2a_keras.training.config import apply_override
 
+    refuse_on_resume(args, "large")
     config = config_from_args(args, build_config, load_config)
     if args.large:
         try:
