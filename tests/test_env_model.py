@@ -6,7 +6,7 @@ import tensorflow as tf
 
 import i2a_keras  # noqa: F401  (sets the Keras backend)
 from i2a_keras.models.env_model import (
-    SOKOBAN_REWARD_VALUES, CopyModel, EnvModel, EnvModelConfig, count_params, env_model_loss,
+    SOKOBAN_REWARD_VALUES, CopyModel, EnvModel, EnvModelConfig, count_params,
     frame_classes, load_env_model, make_no_reward_env_model, reward_classes, sokoban_reward_values)
 
 PALETTE = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [10, 20, 30], [200, 200, 200]], np.uint8)
