@@ -99,6 +99,30 @@ def test_batches_see_every_transition_once_per_epoch_in_a_seeded_resumable_order
         resumed[len(resumed)]
 
 
+def _rows(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as fh:
+        return [json.loads(line) for line in fh]
+
+
+def _assert_interval_means(fine, coarse):
+    """Each coarse row (interval 2L) is the mean of the two fine rows (interval L) it covers."""
+    assert [r["frames"] for r in coarse] == [r["frames"] for r in fine][1::2]
+    for key in ("losses/total", "losses/frame_nll", "losses/reward_nll", "train/cell_acc", "train/reward_acc"):
+        pairs = np.array([r[key] for r in fine]).reshape(-1, 2)
+        np.testing.assert_allclose([r[key] for r in coarse], pairs.mean(axis=1), rtol=1e-5, err_msg=key)
+
+
+def test_logged_scalars_average_each_log_interval(data_dir, tmp_path):
+    """The log callback resets the model's metrics, so a row covers its own interval only."""
+    for every in (64, 128):
+        main(["env-model", "--preset", "tiny", "--data", data_dir, "--run-dir", str(tmp_path / str(every)),
+              "--total-frames", "640", "--set", f"run.log_interval_frames={every}"])
+    fine, coarse = _rows(tmp_path / "64"), _rows(tmp_path / "128")
+    assert {"losses/total", "losses/frame_nll", "losses/reward_nll", "charts/SPS", "charts/learning_rate",
+            "train/cell_acc", "train/frame_acc", "train/reward_acc", "train/reward_acc_nonstep"} <= set(fine[0])
+    _assert_interval_means(fine, coarse)
+
+
 def _weights(path):
     return load_env_model(path).get_weights()
 
@@ -129,8 +153,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(data_dir, tmp_path):
     for a, b in zip(_weights(os.path.join(ref, "checkpoints", "final.keras")),
                     _weights(os.path.join(killed, "checkpoints", "final.keras"))):
         np.testing.assert_array_equal(a, b)
-    rows = [json.loads(line) for line in open(os.path.join(killed, "metrics.jsonl"))]
-    assert [r["frames"] for r in rows] == list(range(640, 9601, 640))  # no rows lost or repeated
+    assert [r["frames"] for r in _rows(killed)] == list(range(640, 9601, 640))  # no rows lost or repeated
 
 
 _JAX_SCRIPT = """
@@ -141,8 +164,9 @@ from i2a_keras.train import main
 from i2a_keras.training.collect import load_transitions
 data_dir, from_tf, fresh = sys.argv[1:4]
 resumed = main(["env-model", "--resume", from_tf, "--total-frames", "1280"])
-trained = main(["env-model", "--preset", "tiny", "--data", data_dir, "--run-dir", fresh,
-                "--total-frames", "1280", "--set", "run.log_interval_frames=320"])
+for run_dir, every in ((fresh, 320), (fresh + "_coarse", 640)):
+    trained = main(["env-model", "--preset", "tiny", "--data", data_dir, "--run-dir", run_dir,
+                    "--total-frames", "1280", "--set", f"run.log_interval_frames={every}"])
 data, _ = load_transitions(data_dir, max_transitions=16)
 out = load_env_model(fresh + "/checkpoints/final.keras")(data["obs"], data["actions"].astype(np.int32))
 np.save(fresh + "/logits.npy", np.asarray(out["frame_logits"]))
@@ -161,8 +185,9 @@ def test_tensorflow_and_jax_train_the_same_run_dirs(data_dir, tmp_path):
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"backend": "jax", "resumed": 1280, "trained": 1280}
     assert read_training_state(os.path.join(from_tf, "checkpoints", "final.keras"))[0]["frames"] == 1280
-    rows = [json.loads(line) for line in open(os.path.join(fresh, "metrics.jsonl"))]
+    rows = _rows(fresh)
     assert rows[-1]["losses/total"] < 0.9 * rows[0]["losses/total"]  # JAX training learns
+    _assert_interval_means(rows, _rows(fresh + "_coarse"))
     # The JAX-written model computes the same function under TensorFlow and keeps training.
     data, _ = load_transitions(data_dir, max_transitions=16)
     model = load_env_model(os.path.join(fresh, "checkpoints", "final.keras"))
