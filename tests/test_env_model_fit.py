@@ -149,6 +149,8 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(data_dir, tmp_path):
             proc.kill()
     killed_at = read_training_state(latest)[0]["frames"]
     assert 0 < killed_at < 9600 and not os.path.exists(os.path.join(killed, "checkpoints", "final.keras"))
+    with pytest.raises(ValueError, match="seed is 3 but the run was trained with 0"):
+        main(["env-model", "--resume", killed, "--seed", "3"])
     assert main(["env-model", "--resume", killed])["frames"] == 9600
     for a, b in zip(_weights(os.path.join(ref, "checkpoints", "final.keras")),
                     _weights(os.path.join(killed, "checkpoints", "final.keras"))):

@@ -240,8 +240,6 @@ def _split_inputs(obs, actions):
         return obs, actions
     if isinstance(obs, dict) and set(obs) == {"obs", "actions"}:
         return obs["obs"], obs["actions"]
-    if isinstance(obs, (tuple, list)) and len(obs) == 2:
-        return obs[0], obs[1]
     raise ValueError("an environment model takes (obs, actions) or {'obs': obs, 'actions': actions}, "
                      f"got {type(obs).__name__} without actions")
 

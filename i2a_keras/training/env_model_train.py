@@ -223,16 +223,19 @@ class _ProgressCallback(keras.callbacks.Callback):
 # ---------------------------------------------------------------------------------------------
 
 
-def _build_or_resume(cfg: EnvModelTrainConfig, run_dir, resume: bool):
+def _build_or_resume(cfg: EnvModelTrainConfig, run_dir, resume: bool, num_transitions: int):
     from i2a_keras.training.checkpoint import load_checkpoint
 
     if resume:
         model, state, _ = load_checkpoint(run_dir.latest_checkpoint, compile=True)
         if not isinstance(model, EnvModel) or state.get("kind") != "env_model":
             raise ValueError(f"{run_dir.latest_checkpoint} is not an env-model training checkpoint")
-        if int(state.get("batch_size", cfg.batch_size)) != cfg.batch_size:
-            raise ValueError(f"batch_size {cfg.batch_size} differs from the run's {state['batch_size']}; "
-                             "the step index fixes the data order, so it cannot change on resume")
+        for key, now in (("batch_size", cfg.batch_size), ("seed", cfg.run.seed),
+                         ("num_transitions", num_transitions)):
+            if key in state and int(state[key]) != now:
+                raise ValueError(f"{key} is {now} but the run was trained with {state[key]}; the batch "
+                                 "order follows from (seed, data, batch size, step), so it cannot change "
+                                 "on resume (start a new run instead)")
         step = _int(model.optimizer.iterations)
         if int(state.get("frames", step * cfg.batch_size)) != step * cfg.batch_size:
             raise ValueError(f"checkpoint state says {state['frames']} frames but its optimizer made "
@@ -265,9 +268,8 @@ def train_env_model(cfg: EnvModelTrainConfig, resume: bool = False) -> dict:
         eval_data, eval_meta = open_transitions(list(cfg.eval_data))
         if eval_meta["obs_shape"] != store.meta["obs_shape"] or eval_meta["observation"] != store.observation:
             raise ValueError("eval data and training data have different observations")
-    save_config(cfg, run_dir.config_path)
-
-    model, step = _build_or_resume(cfg, run_dir, resume)
+    model, step = _build_or_resume(cfg, run_dir, resume, len(store))
+    save_config(cfg, run_dir.config_path)  # after the resume checks: a refused resume changes nothing
     batch = cfg.batch_size
     total_steps = math.ceil(cfg.run.total_frames / batch)
     logger = ScalarLogger(run_dir, resume_from_frames=step * batch if resume else None)
@@ -275,7 +277,8 @@ def train_env_model(cfg: EnvModelTrainConfig, resume: bool = False) -> dict:
     def save(m, path=run_dir.latest_checkpoint):
         steps = _int(m.optimizer.iterations)
         save_checkpoint(path, m, state={"frames": steps * batch, "steps": steps, "batch_size": batch,
-                                        "seed": cfg.run.seed, "kind": "env_model"})
+                                        "seed": cfg.run.seed, "num_transitions": len(store),
+                                        "kind": "env_model"})
 
     def evaluate(m):
         metrics = evaluate_env_model(m, eval_data, cfg.rollout_k, cfg.eval_samples, cfg.eval_windows,
