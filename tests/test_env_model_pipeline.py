@@ -118,3 +118,28 @@ def test_sigint_checkpoints_and_resume_finishes(datasets, tmp_path):
     resumed = main(["env-model", "--resume", run, "--total-frames", str(stopped_at + 640)])
     assert resumed["frames"] == stopped_at + 640
     assert os.path.exists(os.path.join(run, "checkpoints", "final.keras"))
+
+
+@pytest.mark.parametrize("subcommand,flags", [
+    ("env-model", ["--preset", "--set", "--run-dir", "--total-frames", "--seed", "--resume", "--print-config",
+                   "--data", "--eval-data", "--model-preset"]),
+    ("collect", ["--preset", "--set", "--seed", "--num-envs", "--print-config", "--out", "--split", "--policy",
+                 "--agent-checkpoint", "--epsilon", "--num-transitions"]),
+])
+def test_cli_help_lists_the_flags(subcommand, flags, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([subcommand, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert all(flag in out for flag in flags)
+
+
+def test_collect_with_the_pretrained_agent_policy(tmp_path):
+    """The paper collects with a partially trained model-free agent (Sec. 3.2)."""
+    agent = os.path.join(os.path.dirname(__file__), "..", "assets", "pretrained", "model_free_small_1box.keras")
+    out = str(tmp_path / "agent")
+    result = main(["collect", "--preset", "small", "--out", out, "--agent-checkpoint", agent, "--epsilon", "0.1",
+                   "--num-transitions", "320", "--set", "box_counts=1", "progress=false"])
+    meta = read_metadata(out)
+    assert meta["policy"]["kind"] == "agent" and result["num_transitions"] == 320
+    assert sum(n for r, n in meta["reward_counts"].items() if r != "-0.1") > 0  # the agent solves levels

@@ -387,7 +387,7 @@ def test_random_kills_then_resume_lose_nothing(tmp_path):
         if returncode == 0:
             break
     if returncode != 0:  # killed: finish the run (if it had finished training, redo its ending)
-        train.main(["--resume", killed, *args[:2]] if latest.exists() else tiny(killed, *args))
+        train.main(["--resume", str(killed), *args[:2]] if latest.exists() else tiny(killed, *args))
     context = f"I2A_FAULT_SEED={seed}, checkpoint frames after each kill: {kills}"
     assert curve(killed) == curve(straight), context
     frames = [r["frames"] for r in read_jsonl(killed / "metrics.jsonl")]

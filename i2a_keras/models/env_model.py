@@ -29,10 +29,18 @@ no-reward variant (``EnvModel(predict_reward=False)``: predicts frames only, rew
 All three share the batched API used by the imagination core::
 
     out = model(obs, actions)            # {"frame_logits": (B,H',W',K), "reward_logits": (B,R)}
+    out = model({"obs": obs, "actions": actions})      # the same (the input structure of fit)
     next_obs, reward = model.predict_next(obs, actions, sample=False)
 
 ``obs`` is ``(B, H, W, C)`` in the environment's encoding (uint8 or float), ``actions`` is ``(B,)``
-int; ``next_obs`` has the same encoding and dtype as ``obs``. Both work inside ``tf.function``.
+int; ``next_obs`` has the same encoding and dtype as ``obs``. Both work inside compiled functions
+of any Keras backend (``tf.function``, ``jax.jit``).
+
+Pretraining uses Keras's own loop: :meth:`EnvModel.compute_loss` is the NLL above, so
+``model.compile(optimizer=...)`` and ``model.fit`` on batches ``({"obs", "actions"}, {"frame",
+"reward"})`` (frame and reward classes, :func:`frame_classes`, :func:`reward_classes`) train it; the
+model's metrics (``frame_nll``, ``reward_nll``, ``cell_acc``, ``frame_acc``, ``reward_acc``,
+``reward_acc_nonstep``) come with ``fit``'s logs (see ``training/env_model_train.py``).
 """
 from __future__ import annotations
 
@@ -71,6 +79,13 @@ def sokoban_reward_values(step_penalty: float = STEP_PENALTY,
 
 
 SOKOBAN_REWARD_VALUES = sokoban_reward_values()
+
+
+def step_penalty_class(reward_values, step_penalty: float = STEP_PENALTY) -> int:
+    """Index of the plain step penalty in ``reward_values`` (-1 if it is not one of them)."""
+    values = np.asarray(reward_values, np.float64)
+    hit = np.flatnonzero(np.abs(values - step_penalty) < 1e-6)
+    return int(hit[0]) if len(hit) else -1
 
 
 def _as_palette(palette) -> Optional[np.ndarray]:
@@ -219,10 +234,34 @@ def _validate_obs_shape(observation, obs_shape, palette):
     return obs_shape
 
 
+def _split_inputs(obs, actions):
+    """``(obs, actions)`` from positional inputs or from fit's ``{"obs": ..., "actions": ...}``."""
+    if actions is not None:
+        return obs, actions
+    if isinstance(obs, dict) and set(obs) == {"obs", "actions"}:
+        return obs["obs"], obs["actions"]
+    raise ValueError("an environment model takes (obs, actions) or {'obs': obs, 'actions': actions}, "
+                     f"got {type(obs).__name__} without actions")
+
+
+def _concrete(x) -> Optional[np.ndarray]:
+    """``x``'s values when they are known here (numpy, eager tensors); None inside a compiled
+    function (``tf.function``, ``jax.jit``) or for symbolic Keras tensors."""
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, keras.KerasTensor):
+        return None
+    try:
+        return ops.convert_to_numpy(x)
+    except (TypeError, ValueError, NotImplementedError, AttributeError):
+        return None
+
+
 class _EnvModelAPI:
     """Input checks and decoding shared by EnvModel, CopyModel (and the no-reward variant)."""
 
-    def __call__(self, obs, actions, *args, **kwargs):
+    def __call__(self, obs, actions=None, *args, **kwargs):
+        obs, actions = _split_inputs(obs, actions)
         if not ops.is_tensor(obs) and not isinstance(obs, keras.KerasTensor):
             obs = np.asarray(obs)
         if not ops.is_tensor(actions) and not isinstance(actions, keras.KerasTensor):
@@ -237,9 +276,8 @@ class _EnvModelAPI:
                              f"got {tuple(obs.shape)}")
         if len(actions.shape) != 1:
             raise ValueError(f"actions must have shape (B,), got {tuple(actions.shape)}")
-        if isinstance(actions, np.ndarray) or (hasattr(actions, "numpy") and ops.is_tensor(actions)
-                                                and _is_eager(actions)):
-            a = np.asarray(actions)
+        a = _concrete(actions)
+        if a is not None:
             if a.size and (a.min() < 0 or a.max() >= self.num_actions):
                 raise ValueError(f"actions must be in [0, {self.num_actions}), got range "
                                  f"[{a.min()}, {a.max()}]")
@@ -281,14 +319,6 @@ class _EnvModelAPI:
         else:
             reward = ops.zeros((ops.shape(obs)[0],), dtype="float32")
         return next_obs, reward
-
-
-def _is_eager(x) -> bool:
-    try:
-        import tensorflow as tf
-        return tf.executing_eagerly() and not isinstance(x, keras.KerasTensor)
-    except ImportError:  # pragma: no cover
-        return False
 
 
 def _space_to_depth(x, patch):
@@ -402,6 +432,16 @@ class EnvModel(_EnvModelAPI, keras.Model):
         self.patch = RGB_PATCH if observation == "rgb" else 1
         self.grid = (self.obs_shape[0] // self.patch, self.obs_shape[1] // self.patch)
         self.num_classes = NUM_TILE_TYPES if observation == "one_hot" else len(self.palette)
+        self._step_class = step_penalty_class(self.reward_values)
+        # Training metrics (``fit`` logs; not saved with the weights). Sec. 3.2 trains on the
+        # NLL; the accuracies are the held-out metrics of training/env_model_eval.py, per batch.
+        self.frame_nll_tracker = keras.metrics.Mean(name="frame_nll")
+        self.reward_nll_tracker = keras.metrics.Mean(name="reward_nll")
+        self.cell_acc_tracker = keras.metrics.Mean(name="cell_acc")
+        self.frame_acc_tracker = keras.metrics.Mean(name="frame_acc")
+        if self.predict_reward:
+            self.reward_acc_tracker = keras.metrics.Mean(name="reward_acc")
+            self.reward_acc_nonstep_tracker = keras.metrics.Mean(name="reward_acc_nonstep")
         self.stem = layers.Conv2D(self.channels, 3, padding="same", activation="relu", name="stem")
         self.blocks = [PoolAndInjectBlock(self.channels, self.branch_channels[0], self.branch_channels[1],
                                           self.large_kernel, name=f"pool_inject_{i}")
@@ -440,7 +480,8 @@ class EnvModel(_EnvModelAPI, keras.Model):
             x = _space_to_depth(x, self.patch)
         return x
 
-    def call(self, obs, actions, training=False):
+    def call(self, obs, actions=None, training=False):
+        obs, actions = _split_inputs(obs, actions)
         self._check_inputs(obs, actions)
         x = self._features(obs)
         planes = ops.one_hot(ops.cast(actions, "int32"), self.num_actions)  # (B, A)
@@ -467,6 +508,42 @@ class EnvModel(_EnvModelAPI, keras.Model):
         else:
             reward_logits = ops.zeros((ops.shape(obs)[0], len(self.reward_values)), dtype="float32")
         return {"frame_logits": frame_logits, "reward_logits": reward_logits}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The pretraining loss of Sec. 3.2 for ``fit``: ``NLL(frame) + reward_weight * NLL(reward)``
+        (:func:`env_model_loss`); ``y = {"frame": (B, H', W') classes, "reward": (B,) classes}``."""
+        if not isinstance(y, dict) or set(y) != {"frame", "reward"}:
+            raise ValueError("EnvModel.fit needs targets y={'frame': frame classes (B, H', W'), "
+                             f"'reward': reward classes (B,)}}, got {type(y).__name__}")
+        if sample_weight is not None:
+            raise ValueError("EnvModel.fit does not support sample weights")
+        if y_pred is None:
+            y_pred = self(x, training=training)
+        losses = env_model_loss(y_pred, y["frame"], y["reward"], self.reward_weight, self.predict_reward)
+        self.frame_nll_tracker.update_state(losses["frame_nll"])
+        self.reward_nll_tracker.update_state(losses["reward_nll"])
+        total = losses["total"]
+        if self.losses:  # regularizers, if a subclass adds any
+            total = total + ops.sum(ops.stack(self.losses))
+        return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Per-batch accuracies of the argmax prediction: ``cell_acc`` (cells/pixels), ``frame_acc``
+        (whole frame), ``reward_acc`` and ``reward_acc_nonstep`` (only transitions whose reward is
+        not the plain step penalty, so that always predicting -0.1 scores 0 there)."""
+        frame_t = ops.cast(y["frame"], "int32")
+        correct = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred["frame_logits"], axis=-1), "int32"),
+                                     frame_t), "float32")
+        self.cell_acc_tracker.update_state(ops.mean(correct, axis=(1, 2)))
+        self.frame_acc_tracker.update_state(ops.min(correct, axis=(1, 2)))
+        if self.predict_reward:
+            reward_t = ops.cast(y["reward"], "int32")
+            ok = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred["reward_logits"], axis=-1), "int32"),
+                                    reward_t), "float32")
+            self.reward_acc_tracker.update_state(ok)
+            self.reward_acc_nonstep_tracker.update_state(
+                ok, sample_weight=ops.cast(ops.not_equal(reward_t, self._step_class), "float32"))
+        return self.get_metrics_result()
 
     def get_config(self):
         return {**super().get_config(), "obs_shape": list(self.obs_shape), "num_actions": self.num_actions,
@@ -531,7 +608,8 @@ class CopyModel(_EnvModelAPI, keras.Model):
         diff = ops.cast(obs, "float32")[..., None, :] - palette  # (B, H, W, K, 3)
         return ops.argmin(ops.sum(diff * diff, axis=-1), axis=-1)
 
-    def call(self, obs, actions, training=False):
+    def call(self, obs, actions=None, training=False):
+        obs, actions = _split_inputs(obs, actions)
         self._check_inputs(obs, actions)
         onehot = ops.one_hot(self._classes(obs), self.num_classes)
         frame_logits = (2.0 * onehot - 1.0) * self.logit_scale

@@ -5,21 +5,30 @@ The paper pretrains its environment model on trajectories of a partially trained
 or a model-free agent checkpoint (optionally mixed with epsilon-random actions) and writes the
 transitions to disk. CLI: ``python -m i2a_keras.train collect --preset small --out data/em_random``.
 
-Data set format (a directory; ``FORMAT_VERSION`` 1):
+Data set format (a directory; ``FORMAT_VERSION`` 2, every array a plain ``.npy`` file so that
+training reads it with ``np.load(..., mmap_mode="r")`` and never holds the data set in RAM):
 
-* ``metadata.json``: ``format``, ``format_version``, ``observation``, ``obs_shape``, ``action_set``,
-  ``num_actions``, ``reward_values``, ``palette`` (RGB kinds), ``policy`` (``kind``,
-  ``checkpoint``, ``epsilon``), ``split`` (``train``/``eval``: which level stream), ``seed``, the
-  env config of every part (one part per box count), ``num_transitions``, ``reward_counts`` and
-  ``shards`` (``file``, ``num_transitions``, ``num_boxes``).
-* ``shard_XXXXX.npz`` (``np.savez_compressed``), arrays of length N:
-  ``obs`` / ``next_obs`` ``uint8 (N, H, W, C)`` in the env's observation encoding (``next_obs`` of
-  a final step is the episode's real last frame, not the auto-reset one), ``actions`` ``uint8 (N,)``,
-  ``rewards`` ``float32 (N,)``, ``terminated`` / ``truncated`` ``bool (N,)``, ``episode`` ``int64
-  (N,)`` (unique id of the episode in the data set), ``step`` ``int32 (N,)`` (index in the episode).
+* ``metadata.json``: ``format``, ``format_version``, ``observation``, ``obs_shape`` (the env's
+  observation, the model input), ``frame_shape`` and ``frame_encoding`` (how frames are stored,
+  below), ``action_set``, ``num_actions``, ``reward_values``, ``palette`` (RGB kinds), ``policy``
+  (``kind``, ``checkpoint``, ``epsilon``), ``split`` (``train``/``eval``: which level stream),
+  ``seed``, the env config of every part (one part per box count), ``num_transitions``,
+  ``reward_counts`` and ``shards`` (``dir``, ``num_transitions``, ``num_boxes``).
+* ``shard_XXXXX/KEY.npy`` for each key of ``ARRAY_KEYS``, arrays of length N:
+  ``obs`` / ``next_obs`` ``uint8 (N, H', W')`` frame classes (``frame_encoding="classes"``: the
+  tile code of each cell for one-hot grids, the ``palette`` index of each pixel for RGB kinds; the
+  frame is ``eye(7)[classes]`` or ``palette[classes]``, and the classes are the model's frame
+  targets; 7x smaller than one-hot, 3x smaller than RGB), ``next_obs`` of a final step is the
+  episode's real last frame, not the auto-reset one; ``actions`` ``uint8 (N,)``, ``rewards``
+  ``float32 (N,)``, ``terminated`` / ``truncated`` ``bool (N,)``, ``episode`` ``int64 (N,)`` (unique
+  id of the episode in the data set), ``step`` ``int32 (N,)`` (index in the episode).
   Transitions of an episode are contiguous and in time order inside a shard, so multi-step
   sequences for open-loop evaluation are rows ``i..i+k-1`` with equal ``episode`` and consecutive
   ``step``.
+
+Version 1 (``shard_XXXXX.npz``, compressed, frames in the env encoding) cannot be memory-mapped;
+:func:`read_metadata` rejects it with a pointer to :func:`upgrade_data_set`, which rewrites it as
+version 2.
 """
 from __future__ import annotations
 
@@ -33,15 +42,20 @@ from typing import Optional
 import numpy as np
 
 from i2a_keras.algos.a2c import final_obs_rows
-from i2a_keras.models.env_model import SOKOBAN_REWARD_VALUES, reward_classes
+from i2a_keras.envs.core import NUM_TILE_TYPES
+from i2a_keras.models.env_model import SOKOBAN_REWARD_VALUES, frame_classes, reward_classes
 from i2a_keras.training.config import EnvConfig, config_to_dict
 
 FORMAT = "i2a_keras.env_model_transitions"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FRAME_KEYS = ("obs", "next_obs")
 ARRAY_KEYS = ("obs", "actions", "rewards", "next_obs", "terminated", "truncated", "episode", "step")
+_DTYPES = {"obs": np.uint8, "next_obs": np.uint8, "actions": np.uint8, "rewards": np.float32,
+           "terminated": np.bool_, "truncated": np.bool_, "episode": np.int64, "step": np.int32}
 
-__all__ = ["CollectConfig", "collect", "load_transitions", "read_metadata", "collect_preset",
-           "palette_for", "FORMAT_VERSION"]
+__all__ = ["CollectConfig", "collect", "load_transitions", "open_transitions", "TransitionStore",
+           "read_metadata", "collect_preset", "palette_for", "decode_frames", "upgrade_data_set",
+           "FORMAT_VERSION"]
 
 
 def palette_for(observation: str):
@@ -54,6 +68,16 @@ def palette_for(observation: str):
     if observation == "rgb":
         return np.asarray(observations.RGB_PALETTE, np.uint8)
     raise ValueError(f"unknown observation kind {observation!r}")
+
+
+def decode_frames(classes: np.ndarray, observation: str, palette=None) -> np.ndarray:
+    """Stored frame classes ``(..., H', W')`` -> observations in the env encoding (uint8)."""
+    classes = np.asarray(classes)
+    if observation == "one_hot":
+        return np.eye(NUM_TILE_TYPES, dtype=np.uint8)[classes]
+    if palette is None:
+        raise ValueError(f"observation={observation!r} needs a palette to decode frames")
+    return np.asarray(palette, np.uint8)[classes]
 
 
 @dataclass
@@ -102,7 +126,7 @@ def collect_preset(name: str) -> CollectConfig:
                              num_transitions=200_000, num_envs=32)
     if name == "paper":
         return CollectConfig(env=EnvConfig(dim_room=(10, 10), num_boxes=4, max_steps=120, observation="rgb"),
-                             box_counts=(4,), num_transitions=1_000_000, num_envs=64)
+                             box_counts=(4,), num_transitions=1_000_000, num_envs=64, shard_size=20_000)
     raise ValueError(f"unknown collect preset {name!r}; choose from ['paper', 'small', 'tiny']")
 
 
@@ -149,10 +173,18 @@ def _write_shard(out_dir: str, index: int, chunk: dict, num_boxes: int) -> dict:
     n_steps, n_envs = arrays["actions"].shape[:2]
     flat = {k: np.swapaxes(v, 0, 1).reshape((n_steps * n_envs,) + v.shape[2:]) for k, v in arrays.items()}
     order = np.argsort(flat["episode"], kind="stable")  # env-major, then episode-contiguous, time order
-    flat = {k: v[order] for k, v in flat.items()}
-    name = f"shard_{index:05d}.npz"
-    np.savez_compressed(os.path.join(out_dir, name), **flat)
-    return {"file": name, "num_transitions": int(len(order)), "num_boxes": int(num_boxes)}
+    name = f"shard_{index:05d}"
+    os.makedirs(os.path.join(out_dir, name))
+    for key, value in flat.items():
+        np.save(os.path.join(out_dir, name, f"{key}.npy"), value[order].astype(_DTYPES[key], copy=False))
+    return {"dir": name, "num_transitions": int(len(order)), "num_boxes": int(num_boxes)}
+
+
+def _write_metadata(out_dir: str, meta: dict) -> None:
+    tmp = os.path.join(out_dir, "metadata.json.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(meta, fh, indent=2)
+    os.replace(tmp, os.path.join(out_dir, "metadata.json"))
 
 
 def collect(cfg: CollectConfig, out_dir: str) -> dict:
@@ -165,12 +197,13 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
         raise ValueError(f"{out_dir!r} already holds a data set; choose a new --out directory")
     os.makedirs(out_dir, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
+    palette = palette_for(cfg.env.observation)
     shards, parts, reward_counts = [], [], {}
     per_part = [cfg.num_transitions // len(cfg.box_counts)] * len(cfg.box_counts)
     per_part[-1] += cfg.num_transitions - sum(per_part)
     level_seed = cfg.env.train_seed if cfg.split == "train" else cfg.env.eval_seed
     episode_base = 0
-    obs_shape = num_actions = None
+    obs_shape = frame_shape = num_actions = None
     start = time.time()
     bar = tqdm(total=cfg.num_transitions, desc=f"collect ({cfg.policy})", unit="tr", disable=not cfg.progress)
     policy = None
@@ -196,8 +229,11 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
             done = terminated | truncated
             real_next = _final_obs(info, next_obs, done)
             rewards = np.asarray(rewards, np.float32)
-            for key, value in (("obs", obs), ("actions", actions.astype(np.uint8)), ("rewards", rewards),
-                               ("next_obs", real_next), ("terminated", terminated),
+            obs_c = frame_classes(obs, cfg.env.observation, palette)  # compact storage, see above
+            next_c = frame_classes(real_next, cfg.env.observation, palette)
+            frame_shape = obs_c.shape[1:]
+            for key, value in (("obs", obs_c), ("actions", actions.astype(np.uint8)), ("rewards", rewards),
+                               ("next_obs", next_c), ("terminated", terminated),
                                ("truncated", truncated), ("episode", episode.copy()), ("step", step.copy())):
                 chunk[key].append(value[None])
             for r, c in zip(*np.unique(rewards.round(3), return_counts=True)):
@@ -222,71 +258,211 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "observation": cfg.env.observation, "obs_shape": list(obs_shape),
+        "frame_shape": list(frame_shape), "frame_encoding": "classes",
         "action_set": cfg.env.action_set, "num_actions": num_actions,
         "reward_values": list(SOKOBAN_REWARD_VALUES),
-        "palette": None if palette_for(cfg.env.observation) is None
-        else palette_for(cfg.env.observation).tolist(),
+        "palette": None if palette is None else palette.tolist(),
         "policy": {"kind": cfg.policy, "checkpoint": cfg.agent_checkpoint, "epsilon": cfg.epsilon},
         "split": cfg.split, "seed": cfg.seed, "collect_config": config_to_dict(cfg),
         "parts": parts, "num_transitions": int(sum(s["num_transitions"] for s in shards)),
         "reward_counts": dict(sorted(reward_counts.items(), key=lambda kv: float(kv[0]))),
         "seconds": round(time.time() - start, 1), "shards": shards,
     }
-    tmp = os.path.join(out_dir, "metadata.json.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(meta, fh, indent=2)
-    os.replace(tmp, os.path.join(out_dir, "metadata.json"))
+    _write_metadata(out_dir, meta)
     return meta
 
 
-def read_metadata(data_dir: str) -> dict:
-    """The ``metadata.json`` of a data set directory (checks the format)."""
+def _read_json(data_dir: str) -> dict:
     path = os.path.join(data_dir, "metadata.json")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{data_dir!r} is not a transition data set (no metadata.json)")
     with open(path) as fh:
-        meta = json.load(fh)
-    if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
+        return json.load(fh)
+
+
+def read_metadata(data_dir: str) -> dict:
+    """The ``metadata.json`` of a data set directory (checks the format and its version)."""
+    meta = _read_json(data_dir)
+    version = meta.get("format_version")
+    if meta.get("format") == FORMAT and version == 1:
+        raise ValueError(
+            f"{data_dir!r} is a version-1 transition data set (compressed .npz shards, which cannot "
+            f"be memory-mapped); convert it with i2a_keras.training.collect.upgrade_data_set("
+            f"{data_dir!r}, NEW_DIR) or collect it again")
+    if meta.get("format") != FORMAT or version != FORMAT_VERSION:
         raise ValueError(f"{data_dir!r}: unsupported data format {meta.get('format')!r} "
-                         f"v{meta.get('format_version')} (expected {FORMAT} v{FORMAT_VERSION})")
+                         f"v{version} (expected {FORMAT} v{FORMAT_VERSION})")
     return meta
 
 
-def load_transitions(data_dirs, max_transitions: Optional[int] = None) -> tuple[dict, dict]:
-    """Load and concatenate the shards of one or more data sets: ``(arrays, metadata)``.
+def upgrade_data_set(src: str, dst: str) -> dict:
+    """Rewrite a version-1 data set (``.npz`` shards) as version 2 in ``dst``; returns its metadata."""
+    meta = _read_json(src)
+    if meta.get("format") != FORMAT or meta.get("format_version") != 1:
+        raise ValueError(f"{src!r} is not a version-1 {FORMAT} data set")
+    if os.path.exists(os.path.join(dst, "metadata.json")):
+        raise ValueError(f"{dst!r} already holds a data set")
+    os.makedirs(dst, exist_ok=True)
+    palette = None if meta.get("palette") is None else np.asarray(meta["palette"], np.uint8)
+    shards = []
+    for i, shard in enumerate(meta["shards"]):
+        with np.load(os.path.join(src, shard["file"])) as z:
+            arrays = {k: z[k] for k in ARRAY_KEYS}
+        name = f"shard_{i:05d}"
+        os.makedirs(os.path.join(dst, name))
+        for key, value in arrays.items():
+            if key in FRAME_KEYS:
+                value = frame_classes(value, meta["observation"], palette)
+            np.save(os.path.join(dst, name, f"{key}.npy"), value.astype(_DTYPES[key], copy=False))
+        shards.append({"dir": name, "num_transitions": shard["num_transitions"],
+                       "num_boxes": shard["num_boxes"]})
+    new = {**meta, "format_version": FORMAT_VERSION, "frame_shape": list(meta["obs_shape"][:2]),
+           "frame_encoding": "classes", "shards": shards, "upgraded_from": os.path.abspath(src)}
+    _write_metadata(dst, new)
+    return new
 
-    Data sets must agree on observation kind, shape and action set. Episode ids are made unique
-    across data sets; ``max_transitions`` keeps only the first rows (whole data sets/shards order).
+
+class TransitionStore:
+    """One or more data sets as one table of transitions, read lazily.
+
+    Frames stay on disk (``np.load(mmap_mode="r")`` per shard) and are gathered and decoded per
+    request; the small per-transition columns (``actions``, ``rewards``, ``terminated``,
+    ``truncated``, ``episode``, ``step``) are loaded into RAM. Data sets must agree on observation
+    kind, shape and action set. Episode ids are made unique across data sets; ``max_transitions``
+    keeps only the first rows (data sets and shards in order).
     """
-    if isinstance(data_dirs, str):
-        data_dirs = [d for d in data_dirs.split(",") if d]
-    if not data_dirs:
-        raise ValueError("no data set directory given")
-    arrays = {k: [] for k in ARRAY_KEYS}
-    first = None
-    offset = total = 0
-    for d in data_dirs:
-        meta = read_metadata(d)
-        if first is None:
-            first = meta
-        for key in ("observation", "obs_shape", "action_set", "num_actions"):
-            if meta[key] != first[key]:
-                raise ValueError(f"data sets disagree on {key}: {first[key]!r} vs {meta[key]!r} ({d})")
-        max_episode = -1
-        for shard in meta["shards"]:
-            if max_transitions is not None and total >= max_transitions:
-                break
-            with np.load(os.path.join(d, shard["file"])) as z:
-                part = {k: z[k] for k in ARRAY_KEYS}
-            if max_transitions is not None:
-                part = {k: v[: max_transitions - total] for k, v in part.items()}
-            max_episode = max(max_episode, int(part["episode"].max(initial=-1)))
-            part["episode"] = part["episode"] + offset
-            for k in ARRAY_KEYS:
-                arrays[k].append(part[k])
-            total += len(part["actions"])
-        offset += max_episode + 1
-    out = {k: np.concatenate(v, axis=0) for k, v in arrays.items()}
-    if tuple(out["obs"].shape[1:]) != tuple(first["obs_shape"]):
-        raise ValueError(f"shard obs shape {out['obs'].shape[1:]} != metadata {first['obs_shape']}")
-    return out, first
+
+    def __init__(self, data_dirs, max_transitions: Optional[int] = None):
+        if isinstance(data_dirs, str):
+            data_dirs = [d for d in data_dirs.split(",") if d]
+        if not data_dirs:
+            raise ValueError("no data set directory given")
+        if max_transitions is not None and max_transitions < 1:
+            raise ValueError(f"max_transitions must be >= 1, got {max_transitions}")
+        self._args = (list(data_dirs), max_transitions)
+        self.meta = None
+        self._frames = {k: [] for k in FRAME_KEYS}
+        columns = {k: [] for k in ARRAY_KEYS if k not in FRAME_KEYS}
+        sizes, offset, total = [], 0, 0
+        for d in data_dirs:
+            meta = read_metadata(d)
+            if self.meta is None:
+                self.meta = meta
+            for key in ("observation", "obs_shape", "frame_shape", "action_set", "num_actions"):
+                if meta[key] != self.meta[key]:
+                    raise ValueError(f"data sets disagree on {key}: {self.meta[key]!r} vs {meta[key]!r} ({d})")
+            max_episode = -1
+            for shard in meta["shards"]:
+                if max_transitions is not None and total >= max_transitions:
+                    break
+                n = int(shard["num_transitions"])
+                keep = n if max_transitions is None else min(n, max_transitions - total)
+                arrays = {k: self._open(d, shard["dir"], k, (n,) + (tuple(meta["frame_shape"])
+                                                                     if k in FRAME_KEYS else ()))
+                          for k in ARRAY_KEYS}
+                for key in FRAME_KEYS:
+                    self._frames[key].append(arrays[key][:keep])
+                for key in columns:
+                    columns[key].append(np.asarray(arrays[key][:keep]))
+                max_episode = max(max_episode, int(columns["episode"][-1].max(initial=-1)))
+                columns["episode"][-1] = columns["episode"][-1] + offset
+                sizes.append(keep)
+                total += keep
+            offset += max_episode + 1
+        if not sizes:
+            raise ValueError(f"no transitions in {data_dirs}")
+        self.columns = {k: np.concatenate(v) for k, v in columns.items()}
+        self._starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.observation = self.meta["observation"]
+        self.obs_shape = tuple(self.meta["obs_shape"])
+        self.frame_shape = tuple(self.meta["frame_shape"])
+        self.palette = None if self.meta.get("palette") is None else np.asarray(self.meta["palette"], np.uint8)
+
+    @staticmethod
+    def _open(data_dir, shard_dir, key, shape):
+        path = os.path.join(data_dir, shard_dir, f"{key}.npy")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"data set {data_dir!r} is missing {path}")
+        arr = np.load(path, mmap_mode="r")
+        if arr.shape != shape or arr.dtype != _DTYPES[key]:
+            raise ValueError(f"{path}: expected {np.dtype(_DTYPES[key]).name} {shape}, "
+                             f"got {arr.dtype.name} {arr.shape}")
+        return arr
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __reduce__(self):  # pickled (PyDataset worker processes) by reopening, not by copying
+        return TransitionStore, self._args
+
+    def frame_classes(self, key: str, rows) -> np.ndarray:
+        """Stored classes ``uint8 (*rows.shape, H', W')`` of ``obs`` or ``next_obs`` rows."""
+        if key not in FRAME_KEYS:
+            raise KeyError(f"frame key must be one of {FRAME_KEYS}, got {key!r}")
+        rows = np.asarray(rows, np.int64)
+        flat = rows.ravel()
+        if flat.size and (flat.min() < 0 or flat.max() >= len(self)):
+            raise IndexError(f"rows out of range [0, {len(self)})")
+        shard = np.searchsorted(self._starts, flat, side="right") - 1
+        out = np.empty((flat.size,) + self.frame_shape, np.uint8)
+        for s in np.unique(shard):
+            sel = np.flatnonzero(shard == s)
+            local = flat[sel] - self._starts[s]
+            order = np.argsort(local, kind="stable")  # sorted reads from the memory map
+            out[sel[order]] = self._frames[key][s][local[order]]
+        return out.reshape(rows.shape + self.frame_shape)
+
+    def frames(self, key: str, rows) -> np.ndarray:
+        """Observations (env encoding) of ``obs`` or ``next_obs`` rows."""
+        return decode_frames(self.frame_classes(key, rows), self.observation, self.palette)
+
+    def as_dict(self) -> dict:
+        """The columns plus lazy ``obs``/``next_obs`` views (index them like arrays)."""
+        return {**self.columns, **{k: _LazyFrames(self, k) for k in FRAME_KEYS}}
+
+
+class _LazyFrames:
+    """Array-like view of a frame column: ``view[rows]`` gathers and decodes only those rows."""
+
+    def __init__(self, store: TransitionStore, key: str):
+        self.store, self.key = store, key
+        self.shape = (len(store),) + store.obs_shape
+        self.dtype = np.dtype(np.uint8)
+        self.ndim = len(self.shape)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, index):
+        if isinstance(index, tuple):
+            return self[index[0]][(slice(None),) + index[1:]]
+        if isinstance(index, slice):
+            index = np.arange(len(self))[index]
+        index = np.asarray(index)
+        if index.dtype == bool:
+            index = np.flatnonzero(index)
+        elif index.dtype.kind not in "iu":
+            raise IndexError(f"frames can be indexed by ints, slices or masks, got {index.dtype}")
+        index = np.where(index < 0, index + len(self), index)
+        return self.store.frames(self.key, index)
+
+    def __array__(self, dtype=None, copy=None):
+        out = self[:]
+        return out if dtype is None else out.astype(dtype)
+
+
+def open_transitions(data_dirs, max_transitions: Optional[int] = None) -> tuple[dict, dict]:
+    """Like :func:`load_transitions` but frames stay on disk: ``obs``/``next_obs`` are lazy views."""
+    store = TransitionStore(data_dirs, max_transitions)
+    return store.as_dict(), store.meta
+
+
+def load_transitions(data_dirs, max_transitions: Optional[int] = None) -> tuple[dict, dict]:
+    """Load the transitions of one or more data sets into RAM: ``(arrays, metadata)``.
+
+    ``arrays`` has every key of ``ARRAY_KEYS``, ``obs``/``next_obs`` decoded to the env's encoding
+    (see :class:`TransitionStore` for the rules on several data sets and ``max_transitions``).
+    """
+    store = TransitionStore(data_dirs, max_transitions)
+    rows = np.arange(len(store))
+    return {**store.columns, **{k: store.frames(k, rows) for k in FRAME_KEYS}}, store.meta

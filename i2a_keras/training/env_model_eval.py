@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import weakref
 
+import keras
 import numpy as np
-import tensorflow as tf
 
-from i2a_keras.models.env_model import frame_classes, reward_classes
+from i2a_keras.models.env_model import frame_classes, reward_classes, step_penalty_class
 
 __all__ = ["evaluate_env_model", "rollout_windows", "imagine_open_loop", "save_rollout_figure",
            "frames_to_rgb"]
@@ -29,21 +29,31 @@ def _classes(model, obs):
     return frame_classes(obs, model.observation, model.palette)
 
 
-_PREDICT_FNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+class _OneStep(keras.Model):
+    """``predict_next`` of an env model as a Keras model, so that ``predict_on_batch`` runs it
+    compiled on any backend (``tf.function`` or ``jax.jit``)."""
+
+    def __init__(self, env_model, **kwargs):
+        super().__init__(**kwargs)
+        self.env_model = env_model
+        self.built = True
+
+    def call(self, inputs):
+        return self.env_model.predict_next(inputs["obs"], inputs["actions"])
 
 
-def _predict_fn(model):
-    if model not in _PREDICT_FNS:
-        _PREDICT_FNS[model] = tf.function(lambda o, a: model.predict_next(o, a), reduce_retracing=True)
-    return _PREDICT_FNS[model]
+_PREDICTORS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _batched_predict(model, obs, actions, batch_size=512):
     """Argmax next frames (input encoding) and reward values for arrays ``obs``, ``actions``."""
-    fn = _predict_fn(model)
+    if model not in _PREDICTORS:
+        _PREDICTORS[model] = _OneStep(model, name="env_model_one_step")
+    predictor = _PREDICTORS[model]
     frames, rewards = [], []
     for i in range(0, len(obs), batch_size):
-        f, r = fn(tf.convert_to_tensor(obs[i:i + batch_size]), tf.convert_to_tensor(actions[i:i + batch_size], tf.int32))
+        f, r = predictor.predict_on_batch({"obs": np.asarray(obs[i:i + batch_size]),
+                                           "actions": np.asarray(actions[i:i + batch_size], np.int32)})
         frames.append(np.asarray(f))
         rewards.append(np.asarray(r))
     return np.concatenate(frames), np.concatenate(rewards)
@@ -79,7 +89,8 @@ def imagine_open_loop(model, obs0: np.ndarray, actions: np.ndarray, batch_size=5
 def evaluate_env_model(model, data: dict, rollout_k: int = 5, max_samples: int = 5000,
                        max_windows: int = 1000, seed: int = 0, batch_size: int = 512) -> dict:
     """One-step and open-loop k-step accuracies of ``model`` on the transitions ``data``
-    (arrays as returned by :func:`i2a_keras.training.collect.load_transitions`)."""
+    (arrays as returned by :func:`i2a_keras.training.collect.load_transitions`, or the lazy
+    frames of :func:`~i2a_keras.training.collect.open_transitions`)."""
     n = len(data["actions"])
     if n == 0:
         raise ValueError("no transitions to evaluate on")
@@ -92,8 +103,7 @@ def evaluate_env_model(model, data: dict, rollout_k: int = 5, max_samples: int =
     changed = tgt_c != cur_c
     r_idx = reward_classes(data["rewards"][idx], model.reward_values)
     pred_r_idx = reward_classes(pred_r, model.reward_values) if model.predict_reward else None
-    step_class = int(np.argmin(np.abs(np.asarray(model.reward_values) - (-0.1))))
-    nonstep = r_idx != step_class
+    nonstep = r_idx != step_penalty_class(model.reward_values)
     metrics = {
         "samples": int(len(idx)),
         "cell_acc": float(correct.mean()),

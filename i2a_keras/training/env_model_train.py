@@ -6,27 +6,53 @@ trains an :class:`~i2a_keras.models.env_model.EnvModel` on transition data sets 
 checkpoint, resume and TensorBoard conventions as the agent trainer (``training/run_dir.py``,
 ``training/checkpoint.py``). "frames" in ``run.*`` count training transitions processed.
 
-The run dir gets ``checkpoints/latest.keras`` (model + Adam state + counters + numpy/TF RNG
-states; loadable with ``load_env_model``), ``checkpoints/final.keras``, ``metrics.jsonl`` /
-``tb/`` (``losses/total``, ``losses/frame_nll``, ``losses/reward_nll``, ``charts/SPS``,
-``eval/*``), ``eval.jsonl`` and ``env_model_eval.json`` (held-out metrics, see
-:mod:`i2a_keras.training.env_model_eval`) and ``env_model_rollout.png``.
+The loop is Keras's: ``model.compile(optimizer=Adam(linear decay, global_clipnorm))`` and
+``model.fit`` on :class:`~i2a_keras.training.env_model_data.TransitionBatches` (memory-mapped
+shards, seeded order fixed by the step index) with the loss of ``EnvModel.compute_loss``. The same
+config and checkpoints train under any Keras backend (``KERAS_BACKEND=tensorflow`` or ``jax``).
+One ``fit`` call is one Keras epoch covering the session's remaining steps; logging, evaluation,
+checkpoints and the SIGINT/SIGTERM stop are callbacks that fire on global frame counts:
+
+* :class:`ScalarLogCallback`: ``metrics.jsonl`` / ``tb/`` through ``run_dir.ScalarLogger``
+  (``losses/total``, ``losses/frame_nll``, ``losses/reward_nll``, ``charts/SPS``,
+  ``charts/learning_rate``, ``train/cell_acc``, ``train/frame_acc``, ``train/reward_acc``,
+  ``train/reward_acc_nonstep``), averages over each log interval (it resets the model's metrics).
+  Keras's ``TensorBoard`` callback is not used because it names scalars ``epoch_*``/``batch_*``
+  and steps them by epoch/batch, not by frames.
+* :class:`CheckpointCallback`: the project's atomic ``checkpoints/latest.keras`` (model + Adam state,
+  whose ``iterations`` is the step counter, + training state) every
+  ``run.checkpoint_interval_frames``. ``keras.callbacks.BackupAndRestore`` is not used: it restores
+  an interrupted epoch from its start (here, the whole session), writes ``.weights.h5`` files
+  outside the project's atomic, self-describing ``.keras`` checkpoints and deletes its backup when
+  training ends. Since the model has no randomness and the batch of a step is fixed, resuming from
+  ``latest.keras`` repeats exactly the steps an uninterrupted run takes (tested bit for bit).
+* :class:`EvalCallback` (``eval_interval_frames``), :class:`StopOnSignal` (``run_dir.StopFlag``)
+  and a progress bar.
+
+The run dir gets ``checkpoints/latest.keras`` (loadable with ``load_env_model``),
+``checkpoints/final.keras``, ``metrics.jsonl`` / ``tb/``, ``eval.jsonl`` (``eval/*``) and
+``env_model_eval.json`` (held-out metrics, see :mod:`i2a_keras.training.env_model_eval`) and
+``env_model_rollout.png``.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from dataclasses import dataclass, field
 
+import keras
 import numpy as np
+from keras import ops
 
-from i2a_keras.models.env_model import (EnvModel, EnvModelConfig, env_model_loss, frame_classes,
-                                        reward_classes)
+from i2a_keras.models.env_model import EnvModel, EnvModelConfig
 from i2a_keras.training.config import RunConfig, config_from_dict
 
 __all__ = ["EnvModelTrainConfig", "env_model_preset", "train_env_model", "add_env_model_parser",
-           "add_collect_parser", "run_env_model_command", "run_collect_command", "RESUMABLE_KEYS"]
+           "add_collect_parser", "run_env_model_command", "run_collect_command", "lr_schedule",
+           "ScalarLogCallback", "CheckpointCallback", "EvalCallback", "StopOnSignal",
+           "RESUMABLE_KEYS"]
 
 # Settings that may change when a run is resumed (the others are fixed by the checkpoint).
 RESUMABLE_KEYS = ("run.total_frames", "run.log_interval_frames", "run.checkpoint_interval_frames",
@@ -40,7 +66,8 @@ class EnvModelTrainConfig:
 
     ``data``/``eval_data``: transition data set directories (training levels / held-out levels).
     ``model.obs_shape``, ``model.observation``, ``model.num_actions`` and ``model.palette`` are
-    taken from the data set's metadata.
+    taken from the data set's metadata. ``data_workers``: ``PyDataset`` threads preparing batches
+    ahead of the training step (1: in the training thread).
     """
 
     model: EnvModelConfig = field(default_factory=lambda: EnvModelConfig.preset("small"))
@@ -56,6 +83,7 @@ class EnvModelTrainConfig:
     rollout_k: int = 5
     eval_interval_frames: int = 0
     figure: bool = True
+    data_workers: int = 1
     run: RunConfig = field(default_factory=lambda: RunConfig(
         total_frames=2_000_000, log_interval_frames=20_000, checkpoint_interval_frames=200_000))
 
@@ -66,6 +94,8 @@ class EnvModelTrainConfig:
             raise ValueError("batch_size and rollout_k must be >= 1 and learning_rate > 0")
         if not 0.0 < self.lr_final_fraction <= 1.0:
             raise ValueError(f"lr_final_fraction must be in (0, 1], got {self.lr_final_fraction}")
+        if self.data_workers < 1 or self.max_transitions < 0 or self.eval_interval_frames < 0:
+            raise ValueError("data_workers must be >= 1, max_transitions and eval_interval_frames >= 0")
 
 
 def env_model_preset(name: str) -> EnvModelTrainConfig:
@@ -79,16 +109,10 @@ def env_model_preset(name: str) -> EnvModelTrainConfig:
         return EnvModelTrainConfig()
     if name == "paper":
         return EnvModelTrainConfig(model=EnvModelConfig.preset("paper"),
-                                   batch_size=64, learning_rate=5e-4,
+                                   batch_size=64, learning_rate=5e-4, data_workers=4,
                                    run=RunConfig(total_frames=20_000_000, log_interval_frames=100_000,
                                                  checkpoint_interval_frames=1_000_000))
     raise ValueError(f"unknown env-model preset {name!r}; choose from ['paper', 'small', 'tiny']")
-
-
-def _prepare(data: dict, model_cfg: EnvModelConfig) -> dict:
-    return {"obs": data["obs"], "actions": data["actions"].astype(np.int32),
-            "frame_targets": frame_classes(data["next_obs"], model_cfg.observation, model_cfg.palette),
-            "reward_targets": reward_classes(data["rewards"], model_cfg.reward_values)}
 
 
 def _model_cfg_from_data(cfg: EnvModelTrainConfig, meta: dict) -> EnvModelConfig:
@@ -97,14 +121,161 @@ def _model_cfg_from_data(cfg: EnvModelTrainConfig, meta: dict) -> EnvModelConfig
                                num_actions=int(meta["num_actions"]), palette=palette)
 
 
-def _lr(cfg: EnvModelTrainConfig, frames: int) -> float:
-    """Linear decay from ``learning_rate`` to ``lr_final_fraction * learning_rate``."""
-    frac = min(1.0, frames / max(1, cfg.run.total_frames))
-    return cfg.learning_rate * (1.0 - (1.0 - cfg.lr_final_fraction) * frac)
+def lr_schedule(cfg: EnvModelTrainConfig) -> keras.optimizers.schedules.LearningRateSchedule:
+    """Linear decay per step from ``learning_rate`` to ``lr_final_fraction * learning_rate`` over
+    ``run.total_frames`` (``total_frames / batch_size`` steps), then constant."""
+    return keras.optimizers.schedules.PolynomialDecay(
+        cfg.learning_rate, decay_steps=max(1.0, cfg.run.total_frames / cfg.batch_size),
+        end_learning_rate=cfg.learning_rate * cfg.lr_final_fraction, power=1.0)
+
+
+def _int(value) -> int:
+    return int(ops.convert_to_numpy(value))
+
+
+# ---------------------------------------------------------------------------------------------
+# Callbacks: each acts when the global frame count crosses a multiple of its interval.
+
+
+class _OnFrames(keras.callbacks.Callback):
+    """Counts global steps from ``start_step``; ``on_frames(step, logs)`` runs whenever
+    ``step * batch_size`` crosses a multiple of ``interval_frames`` (and at ``last_step`` when
+    ``at_last``). Subclasses read the model through ``self.model`` (which syncs the JAX state)."""
+
+    def __init__(self, batch_size: int, interval_frames: int, start_step: int, last_step: int,
+                 at_last: bool = False):
+        super().__init__()
+        self.batch_size, self.interval = int(batch_size), int(interval_frames)
+        self.step, self.last_step, self.at_last = int(start_step), int(last_step), at_last
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        frames = self.step * self.batch_size
+        if (self.interval and frames // self.interval > (frames - self.batch_size) // self.interval) or (
+                self.at_last and self.step == self.last_step):
+            self.on_frames(self.step, logs or {})
+
+    def on_frames(self, step: int, logs: dict) -> None:
+        raise NotImplementedError
+
+
+class ScalarLogCallback(_OnFrames):
+    """Training scalars averaged over each log interval, to TensorBoard and ``metrics.jsonl``."""
+
+    NAMES = {"loss": "losses/total", "frame_nll": "losses/frame_nll", "reward_nll": "losses/reward_nll",
+             "cell_acc": "train/cell_acc", "frame_acc": "train/frame_acc", "reward_acc": "train/reward_acc",
+             "reward_acc_nonstep": "train/reward_acc_nonstep"}
+
+    def __init__(self, logger, batch_size, interval_frames, start_step, last_step, bar=None):
+        super().__init__(batch_size, interval_frames, start_step, last_step, at_last=True)
+        self.logger, self.bar = logger, bar
+        self._t0, self._s0 = time.time(), start_step
+
+    def on_frames(self, step, logs):
+        model = self.model
+        scalars = {self.NAMES[k]: float(v) for k, v in logs.items() if k in self.NAMES}
+        scalars["charts/SPS"] = (step - self._s0) * self.batch_size / max(1e-9, time.time() - self._t0)
+        scalars["charts/learning_rate"] = float(ops.convert_to_numpy(model.optimizer.learning_rate))
+        self.logger.log(step * self.batch_size, scalars)
+        if self.bar is not None and "losses/total" in scalars:
+            self.bar.set_postfix(loss=f"{scalars['losses/total']:.3f}")
+        model.reset_metrics()  # the next row averages the next interval only
+        self._t0, self._s0 = time.time(), step
+
+
+class CheckpointCallback(_OnFrames):
+    """Atomic ``latest.keras`` (``training/checkpoint.py``) every ``interval_frames``."""
+
+    def __init__(self, save, batch_size, interval_frames, start_step, last_step):
+        super().__init__(batch_size, interval_frames, start_step, last_step)
+        self.save = save
+
+    def on_frames(self, step, logs):
+        self.save(self.model)
+
+
+class EvalCallback(_OnFrames):
+    """Held-out evaluation (``evaluate(model)``) every ``interval_frames``."""
+
+    def __init__(self, evaluate, batch_size, interval_frames, start_step, last_step):
+        super().__init__(batch_size, interval_frames, start_step, last_step)
+        self.evaluate = evaluate
+
+    def on_frames(self, step, logs):
+        self.evaluate(self.model)
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Ends ``fit`` after the current step once ``stop_flag.stop`` is set (SIGINT/SIGTERM)."""
+
+    def __init__(self, stop_flag, model):
+        super().__init__()
+        self.stop_flag, self.target = stop_flag, model  # no self.model: that would sync JAX state
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.stop_flag.stop:
+            self.target.stop_training = True
+
+
+class _FiniteLoss(keras.callbacks.Callback):
+    """Raises :class:`~i2a_keras.training.checkpoint.NonFiniteError` (naming the last good
+    checkpoint) as soon as a step's loss is NaN or infinite; no checkpoint is written after it."""
+
+    def __init__(self, checkpoint_path: str, batch_size: int, start_step: int):
+        super().__init__()
+        self.path, self.batch_size, self.step = checkpoint_path, int(batch_size), int(start_step)
+
+    def on_train_batch_end(self, batch, logs=None):
+        from i2a_keras.training.checkpoint import NonFiniteError, last_good_checkpoint
+
+        self.step += 1
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            raise NonFiniteError(f"env-model training diverged after {self.step * self.batch_size} "
+                                 f"frames: loss is {float(loss)}. {last_good_checkpoint(self.path)}")
+
+
+class _ProgressCallback(keras.callbacks.Callback):
+    def __init__(self, bar, batch_size):
+        super().__init__()
+        self.bar, self.batch_size = bar, batch_size
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(self.batch_size)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _build_or_resume(cfg: EnvModelTrainConfig, run_dir, resume: bool, num_transitions: int):
+    from i2a_keras.training.checkpoint import load_checkpoint
+
+    if resume:
+        model, state, _ = load_checkpoint(run_dir.latest_checkpoint, compile=True)
+        if not isinstance(model, EnvModel) or state.get("kind") != "env_model":
+            raise ValueError(f"{run_dir.latest_checkpoint} is not an env-model training checkpoint")
+        for key, now in (("batch_size", cfg.batch_size), ("seed", cfg.run.seed),
+                         ("num_transitions", num_transitions)):
+            if key in state and int(state[key]) != now:
+                raise ValueError(f"{key} is {now} but the run was trained with {state[key]}; the batch "
+                                 "order follows from (seed, data, batch size, step), so it cannot change "
+                                 "on resume (start a new run instead)")
+        step = _int(model.optimizer.iterations)
+        if int(state.get("frames", step * cfg.batch_size)) != step * cfg.batch_size:
+            raise ValueError(f"checkpoint state says {state['frames']} frames but its optimizer made "
+                             f"{step} steps of {cfg.batch_size}")
+        model.optimizer.learning_rate = lr_schedule(cfg)  # the config's, also if total_frames changed
+    else:
+        keras.utils.set_random_seed(cfg.run.seed)
+        model = EnvModel.from_env_model_config(cfg.model, name="env_model")
+        model.compile(optimizer=keras.optimizers.Adam(lr_schedule(cfg), global_clipnorm=cfg.clip_norm))
+        step = 0
+    return model, step
 
 
 def train_env_model(cfg: EnvModelTrainConfig, resume: bool = False) -> dict:
-    """Train (or resume) an env model; returns the final held-out metrics (or {} without eval data).
+    """Train (or resume) an env model with ``model.fit``; returns the final held-out metrics
+    (``{"frames": ...}`` only without eval data, plus ``stopped_early`` after SIGINT/SIGTERM).
 
     Holds the run directory's lock; a resume may change only :data:`RESUMABLE_KEYS` (recorded in
     the resume log) and its checkpoint is checked before anything is written.
@@ -121,125 +292,78 @@ def train_env_model(cfg: EnvModelTrainConfig, resume: bool = False) -> dict:
 
 
 def _train_env_model(cfg: EnvModelTrainConfig, resume: bool, run_dir) -> dict:
-    import keras
-    import tensorflow as tf
-
-    from i2a_keras.training.checkpoint import (CheckpointError, NonFiniteError, check_finite_metrics,
-                                               last_good_checkpoint, load_checkpoint, numpy_rng_state,
-                                               read_training_state, restore_numpy_rng, restore_tf_rng,
-                                               save_checkpoint, tf_rng_state)
-    from i2a_keras.training.collect import load_transitions
+    from i2a_keras.training.checkpoint import CheckpointError, read_training_state, save_checkpoint
+    from i2a_keras.training.collect import TransitionStore, open_transitions
+    from i2a_keras.training.env_model_data import TransitionBatches
     from i2a_keras.training.env_model_eval import evaluate_env_model, save_rollout_figure
     from i2a_keras.training.run_dir import ScalarLogger, StopFlag, progress_bar
 
     if resume:
         changes = run_dir.check_resume(cfg, RESUMABLE_KEYS)
         state = read_training_state(run_dir.latest_checkpoint)[0]
-        if state.get("kind") != "env_model" or "numpy_rng" not in state:
+        if state.get("kind") != "env_model":
             raise CheckpointError(f"{run_dir.latest_checkpoint} is not an env-model training checkpoint")
-    train_raw, meta = load_transitions(list(cfg.data), cfg.max_transitions or None)
-    model_cfg = _model_cfg_from_data(cfg, meta)
-    cfg = dataclasses.replace(cfg, model=model_cfg)
-    train = _prepare(train_raw, model_cfg)
-    eval_raw = None
+    store = TransitionStore(list(cfg.data), cfg.max_transitions or None)
+    cfg = dataclasses.replace(cfg, model=_model_cfg_from_data(cfg, store.meta))
+    eval_data = None
     if cfg.eval_data:
-        eval_raw, eval_meta = load_transitions(list(cfg.eval_data))
-        if eval_meta["obs_shape"] != meta["obs_shape"] or eval_meta["observation"] != meta["observation"]:
+        eval_data, eval_meta = open_transitions(list(cfg.eval_data))
+        if eval_meta["obs_shape"] != store.meta["obs_shape"] or eval_meta["observation"] != store.observation:
             raise ValueError("eval data and training data have different observations")
-
-    if resume:
-        model, state, _ = load_checkpoint(run_dir.latest_checkpoint, compile=True)
-        optimizer = model.optimizer
-        frames, rng = int(state["frames"]), restore_numpy_rng(state["numpy_rng"])
-        restore_tf_rng(state["tf_rng"])
-        run_dir.record_resume(frames, changes)
+    model, step = _build_or_resume(cfg, run_dir, resume, len(store))
+    if resume:  # after the resume checks: a refused resume changes nothing
+        run_dir.record_resume(step * cfg.batch_size, changes)
     else:
         run_dir.start_fresh(cfg)
-        keras.utils.set_random_seed(cfg.run.seed)
-        model = EnvModel.from_env_model_config(model_cfg, name="env_model")
-        optimizer = keras.optimizers.Adam(cfg.learning_rate)
-        model.compile(optimizer=optimizer)
-        optimizer.build(model.trainable_variables)
-        frames, rng = 0, np.random.default_rng(cfg.run.seed)
-    logger = ScalarLogger(run_dir, resume_from_frames=frames if resume else None)
-    variables = model.trainable_variables
+    batch = cfg.batch_size
+    total_steps = math.ceil(cfg.run.total_frames / batch)
+    logger = ScalarLogger(run_dir, resume_from_frames=step * batch if resume else None)
 
-    @tf.function
-    def train_step(obs, actions, frame_targets, reward_targets, lr):
-        optimizer.learning_rate.assign(lr)
-        with tf.GradientTape() as tape:
-            losses = env_model_loss(model(obs, actions, training=True), frame_targets, reward_targets,
-                                    model.reward_weight, model.predict_reward)
-        grads = tape.gradient(losses["total"], variables)
-        grads, _ = tf.clip_by_global_norm(grads, cfg.clip_norm)
-        optimizer.apply_gradients(zip(grads, variables))
-        return losses
+    def save(m, path=run_dir.latest_checkpoint):
+        steps = _int(m.optimizer.iterations)
+        save_checkpoint(path, m, state={"frames": steps * batch, "steps": steps, "batch_size": batch,
+                                        "seed": cfg.run.seed, "num_transitions": len(store),
+                                        "kind": "env_model"})
 
-    def checkpoint(path):
-        save_checkpoint(path, model, state={"frames": frames, "numpy_rng": numpy_rng_state(rng),
-                                            "tf_rng": tf_rng_state(), "kind": "env_model"})
-
-    def evaluate():
-        metrics = evaluate_env_model(model, eval_raw, cfg.rollout_k, cfg.eval_samples, cfg.eval_windows,
+    def evaluate(m):
+        metrics = evaluate_env_model(m, eval_data, cfg.rollout_k, cfg.eval_samples, cfg.eval_windows,
                                      seed=cfg.run.seed)
         scalars = {f"eval/{k}": v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}
         for key in ("rollout_cell_acc", "rollout_frame_acc", "rollout_reward_acc"):
             for k, v in enumerate(metrics.get(key, []), start=1):
                 scalars[f"eval/{key}_{k}"] = v
-        logger.log(frames, scalars, file="eval.jsonl")
+        logger.log(_int(m.optimizer.iterations) * batch, scalars, file="eval.jsonl")
         return metrics
 
-    n = len(train["actions"])
-    bar = progress_bar(cfg.run.total_frames, frames, cfg.run.progress, desc="env-model")
-    next_log = (frames // cfg.run.log_interval_frames + 1) * cfg.run.log_interval_frames
-    next_ckpt = (frames // cfg.run.checkpoint_interval_frames + 1) * cfg.run.checkpoint_interval_frames
-    every = cfg.eval_interval_frames
-    next_eval = (frames // every + 1) * every if every else None
-    sums, count, t0, f0 = {}, 0, time.time(), frames
+    bar = progress_bar(total_steps * batch, step * batch, cfg.run.progress, desc="env-model")
     with StopFlag() as stop_flag:
-        while frames < cfg.run.total_frames and not stop_flag.stop:
-            idx = rng.integers(0, n, cfg.batch_size)
-            losses = train_step(train["obs"][idx], train["actions"][idx], train["frame_targets"][idx],
-                                train["reward_targets"][idx], np.float32(_lr(cfg, frames)))
-            losses = {k: float(v) for k, v in losses.items()}
-            try:
-                check_finite_metrics(losses)
-            except NonFiniteError as exc:
-                raise NonFiniteError(f"env-model training diverged after {frames} frames: {exc}. "
-                                     f"{last_good_checkpoint(run_dir.latest_checkpoint)}") from exc
-            for key, value in losses.items():
-                sums[key] = sums.get(key, 0.0) + value
-            count += 1
-            frames += cfg.batch_size
-            bar.update(cfg.batch_size)
-            if frames >= next_log or frames >= cfg.run.total_frames:
-                sps = (frames - f0) / max(1e-9, time.time() - t0)
-                logger.log(frames, {**{f"losses/{k}": v / count for k, v in sums.items()}, "charts/SPS": sps,
-                                    "charts/learning_rate": _lr(cfg, frames)})
-                bar.set_postfix(loss=f"{sums['total'] / count:.3f}")
-                sums, count, t0, f0 = {}, 0, time.time(), frames
-                next_log += cfg.run.log_interval_frames
-            if next_eval is not None and eval_raw is not None and frames >= next_eval:
-                evaluate()
-                next_eval += every
-            if frames >= next_ckpt:
-                checkpoint(run_dir.latest_checkpoint)
-                next_ckpt += cfg.run.checkpoint_interval_frames
-        stopped = stop_flag.signal_name
+        callbacks = [_ProgressCallback(bar, batch),
+                     ScalarLogCallback(logger, batch, cfg.run.log_interval_frames, step, total_steps, bar),
+                     CheckpointCallback(save, batch, cfg.run.checkpoint_interval_frames, step, total_steps),
+                     StopOnSignal(stop_flag, model),
+                     _FiniteLoss(run_dir.latest_checkpoint, batch, step)]
+        if eval_data is not None and cfg.eval_interval_frames:
+            callbacks.insert(2, EvalCallback(evaluate, batch, cfg.eval_interval_frames, step, total_steps))
+        if step < total_steps:
+            batches = TransitionBatches(store, batch, total_steps - step, seed=cfg.run.seed, start_step=step,
+                                        reward_values=model.reward_values, workers=cfg.data_workers)
+            model.fit(batches, epochs=1, shuffle=False, verbose=0, callbacks=callbacks)  # the stream's order
+        signal_name = stop_flag.signal_name
     bar.close()
-    checkpoint(run_dir.latest_checkpoint)
-    if stopped:  # SIGTERM/SIGINT: the checkpoint above lets --resume continue from here
+    frames = _int(model.optimizer.iterations) * batch
+    save(model)
+    if frames < total_steps * batch:  # SIGTERM/SIGINT: the checkpoint above lets --resume continue
         logger.close()
         return {"frames": frames, "stopped_early": True, "checkpoint": run_dir.latest_checkpoint,
-                "signal": stopped}
-    checkpoint(run_dir.final_checkpoint)
+                "signal": signal_name}
+    save(model, run_dir.final_checkpoint)
     result = {"frames": frames}
-    if eval_raw is not None:
-        result = {**evaluate(), "frames": frames}
+    if eval_data is not None:
+        result = {**evaluate(model), "frames": frames}
         with open(run_dir.join("env_model_eval.json"), "w") as fh:
             json.dump(result, fh, indent=2)
         if cfg.figure:
-            save_rollout_figure(model, eval_raw, run_dir.join("env_model_rollout.png"), k=cfg.rollout_k,
+            save_rollout_figure(model, eval_data, run_dir.join("env_model_rollout.png"), k=cfg.rollout_k,
                                 seed=cfg.run.seed)
     logger.close()
     return result
@@ -270,6 +394,7 @@ def _load_train_config(data: dict) -> EnvModelTrainConfig:
 
 def run_env_model_command(args) -> dict:
     from i2a_keras.training.cli import config_from_args, print_config, refuse_on_resume
+
     def build(preset):
         cfg = env_model_preset(preset)
         if args.model_preset:
