@@ -1,8 +1,8 @@
 """A2C training throughput (env frames/s) on the batched Sokoban env, measured side by side.
 
 Reports, in one run on the same machine: (1) the vector env alone with random actions, (2) the
-rollout (env + one ``tf.function`` policy call per step + numpy action sampling), (3) full A2C
-training (rollout + ``tf.function`` update). Goal (issue 3): >= 5k frames/s for training on
+rollout (env + one compiled acting call per step + numpy action sampling), (3) full A2C
+training (rollout + compiled update), under the Keras backend in use. Goal (issue 3): >= 5k frames/s for training on
 10x10 one-hot Sokoban on the 2-core CPU machine.
 
     python benchmarks/bench_a2c.py                        # 10x10, 4 boxes, one-hot, 5 actions
@@ -39,28 +39,46 @@ def main(argv=None):
     p.add_argument("--num-envs", type=int, default=64)
     p.add_argument("--num-steps", type=int, default=5)
     p.add_argument("--agent", default="model-free")
+    p.add_argument("--preset", default=None, choices=("small", "boxoban"),
+                   help="take env, network and A2C settings from this model-free preset (the "
+                        "flags above are then ignored except --num-envs/--num-steps if given)")
+    p.add_argument("--network", default="preset", choices=("preset", "standard"),
+                   help="with --preset: the preset's network, or the standard 2-conv grid network")
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--threads", type=int, default=0, help="TF intra/inter-op threads (0 = default)")
     args = p.parse_args(argv)
 
-    import tensorflow as tf
-
     if args.threads:
+        import tensorflow as tf
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    import keras
     from i2a_keras.algos.a2c import A2CConfig, A2CLearner, RolloutRunner, make_optimizer
     from i2a_keras.models import build_agent
     from i2a_keras.training.actor_critic import make_env
     from i2a_keras.training.config import EnvConfig
 
-    env_cfg = EnvConfig(dim_room=(args.dim, args.dim), num_boxes=args.boxes, max_steps=120 if args.dim >= 10 else 50,
-                        observation=args.observation, action_set=args.action_set)
-    cfg = A2CConfig(num_envs=args.num_envs, num_steps=args.num_steps)
+    model_cfg = None
+    if args.preset:
+        import dataclasses
+        from i2a_keras.training.config import model_free_preset
+        preset = model_free_preset(args.preset)
+        env_cfg = preset.env
+        model_cfg = preset.model if args.network == "preset" else None
+        explicit = {k: v for k, v in (("num_envs", args.num_envs), ("num_steps", args.num_steps))
+                    if f"--{k.replace('_', '-')}" in (argv if argv is not None else sys.argv)}
+        cfg = dataclasses.replace(preset.a2c, **explicit)
+        args.dim, args.boxes, args.observation = env_cfg.dim_room[0], env_cfg.num_boxes, env_cfg.observation
+    else:
+        env_cfg = EnvConfig(dim_room=(args.dim, args.dim), num_boxes=args.boxes,
+                            max_steps=120 if args.dim >= 10 else 50, observation=args.observation,
+                            action_set=args.action_set)
+        cfg = A2CConfig(num_envs=args.num_envs, num_steps=args.num_steps)
     env = make_env(env_cfg, cfg.num_envs, "train", 0)
     obs_shape = env.single_observation_space.shape
     n_actions = env.single_action_space.n
-    agent = build_agent(args.agent, obs_shape, n_actions)
-    opt = make_optimizer(cfg)
+    agent = build_agent(args.agent, obs_shape, n_actions, model_cfg)
+    opt = make_optimizer(cfg, total_updates=10**6)
     agent.compile(optimizer=opt)
     learner = A2CLearner(agent, opt, cfg, obs_shape)
     runner = RolloutRunner(env, learner, cfg.num_steps, np.random.default_rng(0))
@@ -76,8 +94,8 @@ def main(argv=None):
     def train():
         learner.update(runner.collect())
 
-    print(f"device: {'GPU' if tf.config.list_physical_devices('GPU') else 'CPU'}, "
-          f"os.cpu_count()={os.cpu_count()}, load avg {os.getloadavg()[0]:.2f}")
+    print(f"backend: {keras.backend.backend()}, os.cpu_count()={os.cpu_count()}, "
+          f"load avg {os.getloadavg()[0]:.2f}")
     print(f"setting: {args.dim}x{args.dim}, {args.boxes} boxes, {args.observation} {obs_shape}, "
           f"{n_actions} actions, agent {args.agent} ({agent.count_params():,} params), "
           f"{cfg.num_envs} envs x {cfg.num_steps} steps")

@@ -117,17 +117,22 @@ class CollectConfig:
 
 
 def collect_preset(name: str) -> CollectConfig:
-    """``tiny`` (tests), ``small`` (7x7, 1 and 2 boxes, one-hot, compact actions), ``paper``."""
+    """``tiny`` (tests), ``small`` (7x7, 1 and 2 boxes, one-hot, compact actions), ``boxoban``
+    (10x10, 4 boxes, one-hot, 4 actions, Boxoban train levels when found), ``paper``."""
     if name == "tiny":
         return CollectConfig(env=EnvConfig(dim_room=(5, 5), num_boxes=1, max_steps=20), box_counts=(1,),
                              num_transitions=1_000, num_envs=8, shard_size=600, progress=False)
     if name == "small":
         return CollectConfig(env=EnvConfig(dim_room=(7, 7), num_boxes=2, max_steps=50), box_counts=(1, 2),
                              num_transitions=200_000, num_envs=32)
+    if name == "boxoban":
+        from i2a_keras.training.config import boxoban_env
+        return CollectConfig(env=boxoban_env(), box_counts=(4,), num_transitions=1_000_000,
+                             num_envs=64, shard_size=100_000)
     if name == "paper":
         return CollectConfig(env=EnvConfig(dim_room=(10, 10), num_boxes=4, max_steps=120, observation="rgb"),
                              box_counts=(4,), num_transitions=1_000_000, num_envs=64, shard_size=20_000)
-    raise ValueError(f"unknown collect preset {name!r}; choose from ['paper', 'small', 'tiny']")
+    raise ValueError(f"unknown collect preset {name!r}; choose from ['boxoban', 'paper', 'small', 'tiny']")
 
 
 class _Policy:

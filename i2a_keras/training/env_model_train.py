@@ -99,7 +99,8 @@ class EnvModelTrainConfig:
 
 
 def env_model_preset(name: str) -> EnvModelTrainConfig:
-    """``tiny`` (tests, seconds), ``small`` (CPU, 7x7 one-hot, compact model), ``paper`` (GPU)."""
+    """``tiny`` (tests, seconds), ``small`` (CPU, 7x7 one-hot, compact model), ``boxoban`` (the
+    compact model on 10x10 one-hot Boxoban data), ``paper`` (GPU)."""
     if name == "tiny":
         return EnvModelTrainConfig(model=EnvModelConfig.preset("tiny"), batch_size=32, eval_samples=300,
                                    eval_windows=50, rollout_k=3, figure=False,
@@ -107,12 +108,15 @@ def env_model_preset(name: str) -> EnvModelTrainConfig:
                                                  checkpoint_interval_frames=1_600, progress=False))
     if name == "small":
         return EnvModelTrainConfig()
+    if name == "boxoban":  # the compact model on 10x10 one-hot frames (shape taken from the data)
+        return EnvModelTrainConfig(run=RunConfig(total_frames=4_000_000, log_interval_frames=40_000,
+                                                 checkpoint_interval_frames=400_000))
     if name == "paper":
         return EnvModelTrainConfig(model=EnvModelConfig.preset("paper"),
                                    batch_size=64, learning_rate=5e-4, data_workers=4,
                                    run=RunConfig(total_frames=20_000_000, log_interval_frames=100_000,
                                                  checkpoint_interval_frames=1_000_000))
-    raise ValueError(f"unknown env-model preset {name!r}; choose from ['paper', 'small', 'tiny']")
+    raise ValueError(f"unknown env-model preset {name!r}; choose from ['boxoban', 'paper', 'small', 'tiny']")
 
 
 def _model_cfg_from_data(cfg: EnvModelTrainConfig, meta: dict) -> EnvModelConfig:
