@@ -74,7 +74,7 @@ def refuse_on_resume(args, *flags) -> None:
 def add_common_arguments(parser, flags=tuple(DEFAULT_FLAG_KEYS), resume: bool = True):
     """Add ``--preset``, ``--set``, ``--print-config`` and the given common flags to ``parser``."""
     parser.add_argument("--preset", default=None,
-                        help="config preset: tiny (tests), small (CPU), paper (GPU); default small "
+                        help="config preset: tiny (tests), small (CPU), boxoban (10x10 Boxoban, one-hot), paper (GPU); default small "
                              "(not with --resume: a run keeps its config)")
     parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[],
                         metavar="KEY=VALUE", help="config overrides, e.g. a2c.learning_rate=3e-4 "
