@@ -115,7 +115,7 @@ class _Timer:
     def __init__(self, agent, a2c, obs_shape, obs_batch, last_obs):
         T, N = obs_batch.shape[:2]
         self.obs_batch, self.last_obs, self.frames = obs_batch, last_obs, T * N
-        self.learner = A2CLearner(agent, make_optimizer(a2c), a2c, obs_shape)
+        self.learner = A2CLearner(agent, make_optimizer(a2c, total_updates=10**6), a2c, obs_shape)
         self.rng = np.random.default_rng(0)
         self.act, self.upd = [], []
         self.once()  # compile the steps
