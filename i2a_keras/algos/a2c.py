@@ -27,6 +27,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from i2a_keras.algos.distillation import policy_kl
+
 __all__ = ["A2CConfig", "nstep_returns", "a2c_loss", "make_optimizer", "clip_by_group",
            "A2CLearner", "RolloutRunner", "Rollout", "sample_actions", "final_obs_rows",
            "make_acting_fn", "make_policy_fn", "draw_noise", "rollout_noise_shape", "stack_replay"]
@@ -295,9 +297,7 @@ class A2CLearner:
         metrics["mean_value"] = ops.mean(values)
         # KL(acting policy || policy being differentiated): 0 up to float error for A2C; the
         # policy lag of an A3C worker otherwise.
-        log_mu = ops.log_softmax(behaviour_logits, axis=-1)
-        log_pi = ops.log_softmax(ops.cast(out["logits"], "float32"), axis=-1)
-        metrics["behaviour_kl"] = ops.mean(ops.sum(ops.exp(log_mu) * (log_mu - log_pi), axis=-1))
+        metrics["behaviour_kl"] = policy_kl(behaviour_logits, out["logits"])
         return loss, metrics
 
     def batch(self, rollout: "Rollout"):
@@ -305,9 +305,8 @@ class A2CLearner:
         T, N = rollout.actions.shape
         returns = nstep_returns(rollout.rewards, rollout.bootstrap_value, rollout.terminated,
                                 rollout.truncated, rollout.truncation_values, self.config.gamma)
-        flat = lambda x: ops.reshape(x, (T * N,) + tuple(x.shape[2:]))  # noqa: E731
-        replay = {k: {kk: flat(vv) for kk, vv in v.items()} if isinstance(v, dict) else flat(v)
-                  for k, v in rollout.replay.items()}
+        replay = keras.tree.map_structure(
+            lambda x: ops.reshape(x, (T * N,) + tuple(x.shape[2:])), rollout.replay)
         return (rollout.obs.reshape((T * N,) + rollout.obs.shape[2:]),
                 rollout.actions.reshape(-1),
                 np.asarray(self._to_numpy(returns), np.float32).reshape(-1),
@@ -369,9 +368,7 @@ def stack_replay(steps: list[dict]) -> dict:
     """Stack the per-step ``replay`` dicts of the acting passes into ``(T, N, ...)`` tensors."""
     if not steps or not steps[0]:
         return {}
-    return {key: ({k: ops.stack([s[key][k] for s in steps]) for k in steps[0][key]}
-                  if isinstance(steps[0][key], dict) else ops.stack([s[key] for s in steps]))
-            for key in steps[0]}
+    return keras.tree.map_structure(lambda *xs: ops.stack(xs), *steps)
 
 
 class RolloutRunner:
