@@ -72,6 +72,29 @@ def run_command(name, seed, args):
     return cmd, run_dir
 
 
+def run_all(jobs, args):
+    """Run the (name, seed) jobs in order, at most ``args.jobs`` at a time (each with
+    ``args.threads`` TF threads), each logging to ``<run_dir>.log``."""
+    pending, running = list(jobs), []
+    while pending or running:
+        while pending and len(running) < args.jobs:
+            name, seed = pending.pop(0)
+            cmd, run_dir = run_command(name, seed, args)
+            if cmd is None:
+                continue
+            print(f"[{time.strftime('%H:%M:%S')}] {name} seed {seed}: {' '.join(cmd[1:])}", flush=True)
+            log = open(run_dir + ".log", "a")
+            running.append((name, seed, log, subprocess.Popen(
+                cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)))
+        for item in list(running):
+            name, seed, log, proc = item
+            if proc.poll() is not None:
+                log.close()
+                running.remove(item)
+                print(f"[{time.strftime('%H:%M:%S')}] {name} seed {seed}: exit {proc.returncode}", flush=True)
+        time.sleep(1.0)
+
+
 def read_run(run_dir):
     metrics, summary = [], None
     path = os.path.join(run_dir, "metrics.jsonl")
@@ -165,8 +188,8 @@ def plot(results, args, random_rate=None):
         fig.savefig(os.path.join(args.assets, filename), dpi=110)
         plt.close(fig)
 
-    curves(AGENT_PLOT, "i2a_learning_curves.png", "I2A vs baselines")
-    curves(TAU_PLOT, "i2a_rollout_length.png", "Rollout length")
+    curves(AGENT_PLOT, f"{args.prefix}learning_curves.png", "I2A vs baselines")
+    curves(TAU_PLOT, f"{args.prefix}rollout_length.png", "Rollout length")
 
     names = [n for n in RUNS if n in results and any(
         r["final_eval_solve_rate"] is not None for r in results[n].values())]
@@ -188,7 +211,7 @@ def plot(results, args, random_rate=None):
         ax.set_title(f"Final held-out solve rate (sampled actions, dots = seeds): {title}", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
         fig.tight_layout()
-        fig.savefig(os.path.join(args.assets, "i2a_final_solve_rates.png"), dpi=110)
+        fig.savefig(os.path.join(args.assets, f"{args.prefix}final_solve_rates.png"), dpi=110)
         plt.close(fig)
 
 
@@ -209,7 +232,10 @@ def main(argv=None):
     parser.add_argument("--eval-levels", type=int, default=200)
     parser.add_argument("--log-interval", type=int, default=5_000)
     parser.add_argument("--checkpoint-interval", type=int, default=50_000)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="TF threads per run")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained at the same time")
+    parser.add_argument("--prefix", default="i2a_",
+                        help="file-name prefix of the plots and JSON written to --assets")
     parser.add_argument("--plot-only", action="store_true")
     parser.add_argument("--random-reference", type=float, default=None,
                         help="uniform-random-policy solve rate to draw (default: measure it with "
@@ -223,21 +249,13 @@ def main(argv=None):
         if missing:
             parser.error(f"runs {names} need {', '.join(missing)}")
         os.makedirs(args.out, exist_ok=True)
-        for seed in args.seeds:
-            for name in names:
-                cmd, run_dir = run_command(name, seed, args)
-                if cmd is None:
-                    continue
-                print(f"[{time.strftime('%H:%M:%S')}] {name} seed {seed}: {' '.join(cmd[1:])}", flush=True)
-                with open(run_dir + ".log", "a") as log:
-                    rc = subprocess.call(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-                print(f"[{time.strftime('%H:%M:%S')}] {name} seed {seed}: exit {rc}", flush=True)
+        run_all([(name, seed) for seed in args.seeds for name in names], args)
     results = collect(args, list(RUNS))
     os.makedirs(args.assets, exist_ok=True)
     random_rate = (args.random_reference if args.random_reference is not None
                    else random_policy_solve_rate(args.num_boxes, args.eval_levels))
     print(f"uniform random policy: {100 * random_rate:.1f}% of {args.eval_levels} held-out levels")
-    with open(os.path.join(args.assets, "i2a_results.json"), "w") as fh:
+    with open(os.path.join(args.assets, f"{args.prefix}results.json"), "w") as fh:
         json.dump({"frames": args.frames, "num_boxes": args.num_boxes, "seeds": args.seeds,
                    "lr": args.lr, "random_policy_solve_rate": random_rate,
                    "runs": {n: {s: {k: v for k, v in r.items() if k != "curve"}
