@@ -56,4 +56,8 @@ def test_colab_badge_install_cell_and_budget(path):
     assert '"google.colab" in sys.modules' in install and "pip" in install and "install" in install, \
         f"{path.name}: the first code cell must install the package on Colab (and only there)"
     assert any("I2A_KERAS_BUDGET" in c for c in code[:3]), f"{path.name}: no budget parameter cell"
+    assert 'BUDGET = "small"  #@param' in install and "DRIVE_FOLDER" in install, \
+        f"{path.name}: the setup cell must offer the Colab budget and Drive-folder form fields"
+    assert "from i2a_keras.notebook_setup import setup" in install, \
+        f"{path.name}: the setup cell must use the shared helper i2a_keras.notebook_setup"
     assert any("i2a_keras" in c and "import" in c for c in code), f"{path.name}: does not import i2a_keras"
