@@ -27,7 +27,8 @@ import keras
 from keras import layers, ops
 
 from i2a_keras.algos.distillation import distillation_loss
-from i2a_keras.models.imagination_core import ROLLOUT_SAMPLING_MODES, ImaginationCore, freeze
+from i2a_keras.models.imagination_core import (ROLLOUT_SAMPLING_MODES, SOLVE_REWARD, ImaginationCore,
+                                               freeze)
 from i2a_keras.models.model_free import (PIXEL_INPUT_MIN_SIZE, ModelFreeConfig, apply_conv_torso,
                                          build_conv_torso, default_model_free_config)
 from i2a_keras.models import register_agent
@@ -50,12 +51,16 @@ class I2AConfig:
     ``rp_*`` the rollout policy, ``encoder_*`` the rollout encoder's CNN. ``env_model_path`` is
     the pretrained ``.keras`` environment model the registry builders load (``i2a``,
     ``i2a-no-reward``; unused by ``i2a-copy-model``); a built agent carries the model itself.
+    ``reward_input``: where the rollout encoder reads the imagined reward (``"plane"`` or the
+    appendix's ``"after_cnn"``); ``stop_on_solve``: an imagined solve ends the imagined episode
+    (later steps repeat the solved frame with reward 0).
     """
 
     rollout_length: int = 5
     rollout_sampling: str = "sample"
     reverse: bool = True
     reward_input: str = "plane"
+    stop_on_solve: bool = False
     lstm_units: int | None = None
     encoder_filters: tuple | None = None
     encoder_kernel_sizes: tuple | None = None
@@ -209,7 +214,8 @@ class I2AAgent(keras.Model):
             obs_scale=cfg.obs_scale, name="rollout_policy")
         self.imagination = ImaginationCore(
             env_model, self.rollout_policy, self.num_actions, rollout_length=cfg.rollout_length,
-            rollout_sampling=cfg.rollout_sampling, seed=cfg.seed, name="imagination_core")
+            rollout_sampling=cfg.rollout_sampling, seed=cfg.seed,
+            stop_reward=SOLVE_REWARD if cfg.stop_on_solve else None, name="imagination_core")
         self.encoder = RolloutEncoder(
             cfg.encoder_filters, cfg.encoder_kernel_sizes, cfg.encoder_strides, cfg.lstm_units,
             reverse=cfg.reverse, frame_scale=cfg.obs_scale, reward_input=cfg.reward_input,
