@@ -93,6 +93,9 @@ class MCSearch(keras.layers.Layer):
         self._scores_fn = None
         # A numpy simulator (the perfect model) cannot run inside a compiled function.
         self.compiled = not getattr(env_model, "eager_only", False)
+        # No weights of its own; the models it holds are built (loaded or called) by their owner.
+        self.imagination.built = True
+        self.built = True
 
     @property
     def imagined_steps_per_decision(self) -> int:

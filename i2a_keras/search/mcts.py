@@ -119,7 +119,8 @@ class MCTS:
         """One simulation from the restored root position; backs up its return."""
         sim = self.simulator
         sim.set_state(0, root)
-        node, path, on_path = self.table[root.key], [], {root.key}
+        root_key = root.key
+        node, path, on_path = self.table[root_key], [], {root_key}
         gamma = self.config.gamma
         while True:
             action = self._select(node)
@@ -150,14 +151,15 @@ class MCTS:
     def search(self, root) -> int:
         """Run ``num_simulations`` simulations from ``root`` (a RoomState); the most visited action
         (ties: higher mean value, then prior)."""
-        if root.key not in self.table:
-            self.table[root.key] = self._expand(self.env)
+        root_key = root.key
+        if root_key not in self.table:
+            self.table[root_key] = self._expand(self.env)
         cap = self.config.max_simulated_steps
         for _ in range(self.config.num_simulations):
             if cap and self.simulated_steps >= cap:
                 break
             self._simulate(root)
-        node = self.table[root.key]
+        node = self.table[root_key]
         mean = np.where(node.visits > 0, node.value_sum / np.maximum(node.visits, 1), -np.inf)
         return int(np.lexsort((node.prior, mean, node.visits))[-1])
 
