@@ -9,12 +9,13 @@ reused after every real move and positions reached by different paths share thei
 
 One simulation restores the root, walks down the table choosing
 ``argmax_a Q(s, a) + c_puct P(s, a) sqrt(N(s) + 1) / (1 + N(s, a))`` (Q min-max normalised over
-the table, unvisited edges valued at V(s); the +1 lets the prior order the first visits), stepping the simulator once per edge, until it reaches a
-position not yet in the table (evaluated by the agent: prior and value), the end of the episode
-(solved: value 0 after the solve bonus; step limit: value 0), or a position already on its path (a
-loop, valued at that position's mean backed-up value, so a loop is worth less than the position
-it returns to by the step penalties it paid). The discounted return is backed up along the path. The real move is
-the most visited root action.
+the table, unvisited edges valued at V(s); the +1 lets the prior order the first visits),
+stepping the simulator once per edge, until it reaches a position not yet in the table (evaluated
+by the agent: prior and value), the end of the episode (solved: value 0 after the solve bonus;
+step limit: value 0), or a position already on its path (a loop, valued at that position's mean
+backed-up value, so a loop is worth less than the position it returns to by the step penalties it
+paid). The discounted return is backed up along the path. The real move is the most visited root
+action.
 
 ``simulated_steps`` counts every simulator transition of the search (each edge of each
 simulation, re-simulated from the restored root, as a simulator without stored states would);

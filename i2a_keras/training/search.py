@@ -250,7 +250,8 @@ def run(config: SearchConfig, env_overrides=()) -> dict:
         policy = rollout_agent.rollout_policy if rollout_agent is not None else agent
         searcher = MCSearch(env_model, policy, agent, agent.num_actions, config.mc)
         act, per_decision, attempts = searcher.act, searcher.imagined_steps_per_decision, 1
-        settings.update(mc=dataclasses.asdict(config.mc), env_model=config.env_model or "rollout-policy I2A's",
+        settings.update(mc=dataclasses.asdict(config.mc),
+                        env_model=config.env_model or "rollout-policy I2A's",
                         rollout_policy=config.rollout_policy or "checkpoint's policy",
                         value="checkpoint's critic (model-free agent)")
     elif planner in ("i2a", "i2a-retry"):
