@@ -11,6 +11,7 @@ evaluate     training.evaluate: add_arguments, run_command           3
 collect      training.env_model_train: add_collect_parser            4
 env-model    training.env_model_train: add_env_model_parser          4
 i2a          training.i2a_train: add_i2a_arguments, run_i2a          5
+search       training.search: add_arguments, run_command            11
 ===========  =====================================================  =======
 
 Hook styles (see docs/design.md): ``("parser", module, add_fn, run_fn)``: ``add_fn(parser)`` adds
@@ -30,6 +31,7 @@ Examples::
     python -m i2a_keras.train model-free --preset small --set a2c.learning_rate=3e-4 env.num_boxes=1
     python -m i2a_keras.train --resume runs/model_free_small --total-frames 10000000
     python -m i2a_keras.train evaluate --checkpoint runs/model_free_small/checkpoints/final.keras
+    python -m i2a_keras.train search --planner mcts --checkpoint assets/pretrained/model_free_small_1box.keras
 """
 from __future__ import annotations
 
@@ -54,6 +56,9 @@ SUBCOMMANDS = {
                   "issue 4", "pretrain the environment model"),
     "i2a": ("parser", "i2a_keras.training.i2a_train", "add_i2a_arguments", "run_i2a", "issue 5",
             "train the I2A agent (and its controls)"),
+    "search": ("parser", "i2a_keras.training.search", "add_arguments", "run_command", "issue 11",
+               "planners (MCTS, MC search, I2A with retries) on held-out levels: solve rate vs "
+               "imagined/simulated steps"),
 }
 DEFAULT_SUBCOMMAND = "model-free"
 

@@ -74,9 +74,12 @@ def test_one_training_step_lowers_the_loss_on_a_fixed_batch():
     assert float(after) < first
 
 
-@pytest.mark.parametrize("sampling", ["argmax", "sample"])
-def test_keras_round_trip_with_safe_mode(tmp_path, sampling):
-    agent = _agent(rollout_sampling=sampling, rollout_length=3)
+@pytest.mark.parametrize("sampling,reward_input", [("argmax", "plane"), ("sample", "plane"),
+                                                   ("sample", "after_cnn")])
+def test_keras_round_trip_with_safe_mode(tmp_path, sampling, reward_input):
+    agent = _agent(rollout_sampling=sampling, rollout_length=3, reward_input=reward_input,
+                   stop_on_solve=reward_input == "after_cnn")
+    assert agent.imagination.stop_reward == (5.0 if reward_input == "after_cnn" else None)
     obs = random_obs(3, seed=5)
     agent(obs)
     path = str(tmp_path / "i2a.keras")
@@ -92,6 +95,8 @@ def test_keras_round_trip_with_safe_mode(tmp_path, sampling):
         np.testing.assert_allclose(agent(obs, training=True, **kwargs)[key],
                                    loaded(obs, training=True, **kwargs)[key], rtol=1e-5, atol=1e-6)
     assert loaded.config.rollout_length == 3 and loaded.config.rollout_sampling == sampling
+    assert loaded.encoder.reward_input == reward_input
+    assert loaded.imagination.stop_reward == agent.imagination.stop_reward
 
 
 def test_copy_model_agent_round_trip_and_registry(tmp_path):
@@ -125,6 +130,8 @@ def test_registry_loads_env_models_and_checks_them(tmp_path):
 def test_bad_config_raises():
     with pytest.raises(ValueError, match="rollout_sampling"):
         I2AConfig(rollout_sampling="greedy")
+    with pytest.raises(ValueError, match="reward_input"):
+        I2AConfig(reward_input="before_lstm")
     with pytest.raises(ValueError, match="preset"):
         I2AConfig.preset("huge")
     agent = _agent()

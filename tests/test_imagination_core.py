@@ -108,6 +108,37 @@ def test_inverse_cdf_sampling_follows_the_rollout_policy():
     assert core._choose(logits, np.array([0.9999999], np.float32)).numpy()[0] == NUM_ACTIONS - 1
 
 
+class _SolvingModel(keras.layers.Layer):
+    """A stand-in env model: every step adds 1 to the frame; first action 0 "solves" (reward 10)
+    on the first step, every other step pays 1."""
+
+    def predict_next(self, obs, actions):
+        obs = tf.cast(obs, tf.float32)
+        first = tf.cast(tf.equal(actions, 0), tf.float32) * tf.cast(tf.reduce_max(obs) < 1.5, tf.float32)
+        return obs + 1.0, 1.0 + 9.0 * first
+
+
+def test_an_imagined_solve_ends_the_imagined_episode():
+    obs = np.zeros((2,) + OBS_SHAPE, np.uint8)
+    policy = RolloutPolicy(NUM_ACTIONS, (8,), (3,), (1,), 16)
+    out = {}
+    for stop in (None, 5.0):
+        core = ImaginationCore(_SolvingModel(), policy, NUM_ACTIONS, rollout_length=3,
+                               rollout_sampling="argmax", stop_reward=stop)
+        out[stop] = {k: v.numpy() for k, v in core(obs).items()}
+    # without stopping, the rollout goes on after the solve
+    np.testing.assert_array_equal(out[None]["rewards"][:, 0], [[10, 1, 1]] * 2)
+    np.testing.assert_array_equal(out[None]["frames"][0, 0, :, 0, 0, 0], [1, 2, 3])
+    # with stopping: the solved frame repeats with reward 0; rollouts that never solve are unchanged
+    np.testing.assert_array_equal(out[5.0]["rewards"][:, 0], [[10, 0, 0]] * 2)
+    np.testing.assert_array_equal(out[5.0]["frames"][0, 0, :, 0, 0, 0], [1, 1, 1])
+    np.testing.assert_array_equal(out[5.0]["rewards"][:, 1:], out[None]["rewards"][:, 1:])
+    np.testing.assert_array_equal(out[5.0]["frames"][:, 1:], out[None]["frames"][:, 1:])
+    restored = ImaginationCore.from_config(
+        ImaginationCore(tiny_env_model(), policy, NUM_ACTIONS, stop_reward=5.0).get_config())
+    assert restored.stop_reward == 5.0
+
+
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="rollout_length"):
         _core(tau=0)

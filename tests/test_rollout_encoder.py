@@ -42,6 +42,22 @@ def test_reward_plane_is_used():
     assert np.abs(enc(frames, rewards).numpy() - enc(frames, rewards + 5.0).numpy()).max() > 1e-4
 
 
+def test_reward_after_cnn_is_appended_to_the_cnn_features():
+    enc = RolloutEncoder((4,), (3,), (2,), lstm_units=6, reward_input="after_cnn")
+    frames, rewards = _inputs()
+    features = enc.step_features(frames, rewards).numpy()
+    # the CNN sees the frame only (7 input channels), 3x3x4 features + the reward last
+    assert tuple(enc.convs[0].kernel.shape) == (3, 3, 7, 4)
+    assert features.shape == (3, 4, 3 * 3 * 4 + 1)
+    np.testing.assert_array_equal(features[..., -1], rewards)
+    np.testing.assert_array_equal(enc.step_features(frames, rewards + 5.0).numpy()[..., :-1],
+                                  features[..., :-1])
+    assert np.abs(enc(frames, rewards).numpy() - enc(frames, rewards + 5.0).numpy()).max() > 1e-4
+    plane = RolloutEncoder((4,), (3,), (2,), lstm_units=6)
+    plane(frames, rewards)
+    assert tuple(plane.convs[0].kernel.shape) == (3, 3, 8, 4)
+
+
 def test_bad_inputs_raise():
     enc = RolloutEncoder((4,), (3,), (1,), lstm_units=6)
     frames, rewards = _inputs()
@@ -51,3 +67,5 @@ def test_bad_inputs_raise():
         enc(frames, rewards[..., None])
     with pytest.raises(ValueError, match="same length"):
         RolloutEncoder((4, 4), (3,), (1,))
+    with pytest.raises(ValueError, match="reward_input"):
+        RolloutEncoder((4,), (3,), (1,), reward_input="lstm")

@@ -29,6 +29,8 @@ Action sets:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 WALL, FLOOR, TARGET, BOX_ON_TARGET, BOX, PLAYER, PLAYER_ON_TARGET = range(7)
@@ -193,11 +195,37 @@ def _apply_actions(room_state, room_fixed, player_pos, a):
     return moved, push, cur, nxt, beyond
 
 
+@dataclass(frozen=True)
+class RoomState:
+    """Snapshot of one room of a :class:`SokobanBatch`: everything ``step`` reads and writes.
+
+    ``get_state(i)``/``set_state(i, state)`` clone and restore a room exactly (tree search with a
+    perfect model, Weber et al. 2017 Sec. 4.3). :attr:`key` identifies the position (player and
+    box cells), the transposition-table key; step counters are not part of it.
+    """
+
+    room_fixed: np.ndarray
+    room_state: np.ndarray
+    player_pos: tuple[int, int]
+    num_boxes: int
+    boxes_on_target: int
+    num_env_steps: int
+    uncovered: int
+
+    @property
+    def key(self) -> tuple[int, bytes]:
+        """``(player cell, box cells)`` as flat indices: equal keys, equal positions."""
+        flat = self.room_state.reshape(-1)
+        boxes = np.flatnonzero((flat == BOX) | (flat == BOX_ON_TARGET)).astype(np.int32)
+        return self.player_pos[0] * self.room_state.shape[1] + self.player_pos[1], boxes.tobytes()
+
+
 class SokobanBatch:
     """State of N Sokoban rooms stepped together with gym-sokoban's rules and rewards.
 
     All rooms share one shape (H, W). ``load(idx, fixed, state)`` (re)starts episodes of the rooms
-    ``idx``; ``step(actions)`` advances every room by one step.
+    ``idx``; ``step(actions)`` advances every room by one step; ``get_state(i)``/``set_state(i,
+    s)`` clone and restore room ``i`` (:class:`RoomState`).
     """
 
     def __init__(self, num_envs: int, dim_room: tuple[int, int], max_steps: int = 120,
@@ -235,6 +263,28 @@ class SokobanBatch:
         self.boxes_on_target[idx] = 0
         self.num_env_steps[idx] = 0
         self.loaded[idx] = True
+
+    def get_state(self, i: int) -> RoomState:
+        """A copy of room ``i``'s full state (restored bit for bit by :meth:`set_state`)."""
+        if not self.loaded[i]:
+            raise RuntimeError(f"room {i} has no level: call load() first")
+        return RoomState(self.room_fixed[i].copy(), self.room_state[i].copy(),
+                         (int(self.player_pos[i, 0]), int(self.player_pos[i, 1])),
+                         int(self.num_boxes[i]), int(self.boxes_on_target[i]),
+                         int(self.num_env_steps[i]), int(self.uncovered[i]))
+
+    def set_state(self, i: int, state: RoomState) -> None:
+        """Put room ``i`` into ``state`` (from :meth:`get_state` of any batch of the same shape)."""
+        if state.room_state.shape != self.dim_room:
+            raise ValueError(f"state of a {state.room_state.shape} room, batch rooms are {self.dim_room}")
+        self.room_fixed[i] = state.room_fixed
+        self.room_state[i] = state.room_state
+        self.player_pos[i] = state.player_pos
+        self.num_boxes[i] = state.num_boxes
+        self.boxes_on_target[i] = state.boxes_on_target
+        self.num_env_steps[i] = state.num_env_steps
+        self.uncovered[i] = state.uncovered
+        self.loaded[i] = True
 
     def step(self, actions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One step of every room. Returns ``(reward f64, solved, truncated, moved_player, moved_box)``."""

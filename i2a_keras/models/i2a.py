@@ -27,12 +27,13 @@ import keras
 from keras import layers, ops
 
 from i2a_keras.algos.distillation import distillation_loss
-from i2a_keras.models.imagination_core import ROLLOUT_SAMPLING_MODES, ImaginationCore, freeze
+from i2a_keras.models.imagination_core import (ROLLOUT_SAMPLING_MODES, SOLVE_REWARD, ImaginationCore,
+                                               freeze)
 from i2a_keras.models.model_free import (PIXEL_INPUT_MIN_SIZE, ModelFreeConfig, apply_conv_torso,
                                          build_conv_torso, default_model_free_config)
 from i2a_keras.models import register_agent
 from i2a_keras.models.env_model import CopyModel, EnvModel, load_env_model
-from i2a_keras.models.rollout_encoder import RolloutEncoder
+from i2a_keras.models.rollout_encoder import REWARD_INPUTS, RolloutEncoder
 
 __all__ = ["I2AConfig", "I2AAgent", "RolloutPolicy", "I2A_PRESETS"]
 
@@ -50,11 +51,16 @@ class I2AConfig:
     ``rp_*`` the rollout policy, ``encoder_*`` the rollout encoder's CNN. ``env_model_path`` is
     the pretrained ``.keras`` environment model the registry builders load (``i2a``,
     ``i2a-no-reward``; unused by ``i2a-copy-model``); a built agent carries the model itself.
+    ``reward_input``: where the rollout encoder reads the imagined reward (``"plane"`` or the
+    appendix's ``"after_cnn"``); ``stop_on_solve``: an imagined solve ends the imagined episode
+    (later steps repeat the solved frame with reward 0).
     """
 
     rollout_length: int = 5
     rollout_sampling: str = "sample"
     reverse: bool = True
+    reward_input: str = "plane"
+    stop_on_solve: bool = False
     lstm_units: int | None = None
     encoder_filters: tuple | None = None
     encoder_kernel_sizes: tuple | None = None
@@ -84,6 +90,8 @@ class I2AConfig:
         if self.rollout_sampling not in ROLLOUT_SAMPLING_MODES:
             raise ValueError(f"rollout_sampling must be one of {ROLLOUT_SAMPLING_MODES}, "
                              f"got {self.rollout_sampling!r}")
+        if self.reward_input not in REWARD_INPUTS:
+            raise ValueError(f"reward_input must be one of {REWARD_INPUTS}, got {self.reward_input!r}")
         if float(self.distill_weight) < 0:
             raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight}")
 
@@ -206,10 +214,12 @@ class I2AAgent(keras.Model):
             obs_scale=cfg.obs_scale, name="rollout_policy")
         self.imagination = ImaginationCore(
             env_model, self.rollout_policy, self.num_actions, rollout_length=cfg.rollout_length,
-            rollout_sampling=cfg.rollout_sampling, seed=cfg.seed, name="imagination_core")
+            rollout_sampling=cfg.rollout_sampling, seed=cfg.seed,
+            stop_reward=SOLVE_REWARD if cfg.stop_on_solve else None, name="imagination_core")
         self.encoder = RolloutEncoder(
             cfg.encoder_filters, cfg.encoder_kernel_sizes, cfg.encoder_strides, cfg.lstm_units,
-            reverse=cfg.reverse, frame_scale=cfg.obs_scale, name="rollout_encoder")
+            reverse=cfg.reverse, frame_scale=cfg.obs_scale, reward_input=cfg.reward_input,
+            name="rollout_encoder")
         mf_arch = ModelFreeConfig(conv_filters=cfg.mf_conv_filters, kernel_sizes=cfg.mf_kernel_sizes,
                                   strides=cfg.mf_strides, fc_units=cfg.mf_fc_units)
         self.mf_convs = build_conv_torso(mf_arch, name="model_free")

@@ -11,6 +11,11 @@ All ``B`` environments x ``A`` actions are processed as one batch of ``B * A`` r
 No gradient flows into the environment model or out of the imagined frames (they are
 ``stop_gradient``-ed); the rollout policy is trained by distillation (Sec. 3.1) instead.
 
+An imagined episode can end inside a rollout: with ``stop_reward`` set (the I2A's
+``stop_on_solve``), a step whose imagined reward reaches it (a Sokoban solve, +10) ends the
+imagined episode, and every later step repeats its frame with reward 0, as the real env would
+stop there.
+
 Exact imagination: the rollout policy's sampled actions are a deterministic function of a
 ``noise`` input of uniforms ``(B, A, tau - 1)`` (inverse-CDF sampling). The trainer draws that
 noise from its own checkpointed numpy generator while acting, so the imagination that chose an
@@ -22,9 +27,12 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["ImaginationCore", "env_model_step", "freeze", "ROLLOUT_SAMPLING_MODES"]
+__all__ = ["ImaginationCore", "env_model_step", "freeze", "ROLLOUT_SAMPLING_MODES", "SOLVE_REWARD"]
 
 ROLLOUT_SAMPLING_MODES = ("sample", "argmax")
+# A Sokoban solve pays +10 (+9.9 / +10.9 with the step and last-box terms); no other reward is
+# above +0.9, so an imagined reward >= 5 is an imagined solve.
+SOLVE_REWARD = 5.0
 
 
 def freeze(model):
@@ -70,6 +78,8 @@ class ImaginationCore(keras.layers.Layer):
         rollout_sampling: ``"sample"`` (draw from pi_hat) or ``"argmax"`` (greedy pi_hat) for the
             actions after the first one.
         seed: seed of the stream used when ``call`` gets no ``noise``.
+        stop_reward: if set, an imagined reward >= ``stop_reward`` ends the imagined episode: the
+            later steps of that rollout repeat its frame with reward 0.
 
     ``call(obs, noise=None)`` returns ``{"frames": (B, A, tau, H, W, C) float32, "rewards": (B, A,
     tau) float32, "actions": (B, A, tau) int32}``; ``actions[:, a, 0] == a``. ``noise``: uniforms
@@ -77,7 +87,7 @@ class ImaginationCore(keras.layers.Layer):
     """
 
     def __init__(self, env_model, rollout_policy, num_actions, rollout_length=5,
-                 rollout_sampling="sample", seed=None, **kwargs):
+                 rollout_sampling="sample", seed=None, stop_reward=None, **kwargs):
         super().__init__(**kwargs)
         if int(num_actions) < 1:
             raise ValueError(f"num_actions must be >= 1, got {num_actions}")
@@ -95,6 +105,7 @@ class ImaginationCore(keras.layers.Layer):
         self.rollout_length = int(rollout_length)
         self.rollout_sampling = rollout_sampling
         self.seed = seed
+        self.stop_reward = None if stop_reward is None else float(stop_reward)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape=None):
@@ -131,9 +142,15 @@ class ImaginationCore(keras.layers.Layer):
         state = ops.repeat(ops.cast(obs, "float32"), num_actions, axis=0)
         action = ops.tile(ops.arange(num_actions, dtype="int32"), (batch,))
         frames, rewards, actions = [], [], []
+        ended = ops.zeros((batch * num_actions,), dtype="bool")
         for step in range(tau):
             actions.append(action)
+            previous = state
             state, reward = env_model_step(self.env_model, state, action)
+            if self.stop_reward is not None:
+                state = ops.where(ended[:, None, None, None], previous, state)
+                reward = ops.where(ended, ops.zeros_like(reward), reward)
+                ended = ops.logical_or(ended, reward >= self.stop_reward)
             frames.append(state)
             rewards.append(reward)
             if step + 1 < tau:
@@ -153,6 +170,7 @@ class ImaginationCore(keras.layers.Layer):
             rollout_length=self.rollout_length,
             rollout_sampling=self.rollout_sampling,
             seed=self.seed,
+            stop_reward=self.stop_reward,
         )
         return config
 
