@@ -258,8 +258,7 @@ def main(argv=None):
     with open(os.path.join(args.assets, f"{args.prefix}results.json"), "w") as fh:
         json.dump({"frames": args.frames, "num_boxes": args.num_boxes, "seeds": args.seeds,
                    "lr": args.lr, "random_policy_solve_rate": random_rate,
-                   "runs": {n: {s: {k: v for k, v in r.items() if k != "curve"}
-                                for s, r in rs.items()} for n, rs in results.items()}}, fh, indent=2)
+                   "runs": results}, fh, indent=1)
     plot(results, args, random_rate)
     print(markdown_table(results))
 
