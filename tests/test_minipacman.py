@@ -52,7 +52,8 @@ def step(g, action, **kw):
 
 
 def ghosts(g):
-    return [(int(p), int(d)) for p, d, a in zip(g.ghost_pos[0], g.ghost_dir[0], g.ghost_alive[0]) if a]
+    alive = np.flatnonzero(g.ghost_alive[0])
+    return [(int(g.ghost_pos[0, k]), int(g.ghost_dir[0, k])) for k in alive]
 
 
 # ---------------------------------------------------------------- maze, Pacman, food
@@ -112,7 +113,8 @@ def test_two_pills_on_one_cell_are_eaten_one_per_step():
 def test_ghost_speed_and_count_per_level():
     assert C.num_ghosts([1, 2, 3, 4, 5, 6, 7]).tolist() == [1, 1, 2, 2, 3, 3, 4]
     np.testing.assert_allclose(C.ghost_speed([1, 2, 6, 8]), [0.5, 0.6, 1.0, 1.2])
-    for level, draw, moved in [(1, 0.55, False), (2, 0.55, True), (3, 0.69, True), (3, 0.71, False)]:
+    for level, draw, moved in [(1, 0.55, False), (2, 0.55, True), (3, 0.69, True),
+                               (3, 0.71, False)]:
         g = game(pacman=(1, 1), ghosts=[(13, 1, D_UP)], level=level)
         step(g, STAY, move=draw)
         assert (ghosts(g)[0][0] != cell(13, 1)) == moved, (level, draw)

@@ -2,8 +2,8 @@
 batched ``MiniPacmanVectorEnv``, registered as ``i2a_keras/MiniPacman-v0`` (``task=`` keyword).
 
 Rules, tasks and events are in ``minipacman_core.py``. Observations (``observation=``):
-``"rgb"`` -> ``uint8 (15, 19, 3)`` (the reference's colours x 255, rounded; models divide by 255 as
-for Sokoban) or ``"rgb_float"`` -> ``float32 (15, 19, 3)`` in [0, 1], exactly the reference's frames.
+``"rgb"`` -> ``uint8 (15, 19, 3)`` (the reference's colours x 255, rounded; models divide by 255
+as for Sokoban) or ``"rgb_float"`` -> ``float32 (15, 19, 3)`` in [0, 1], the reference's frames.
 
 Every step's info has ``"events"`` (``int64 (5,)``, or ``(N, 5)`` batched): the counts of
 ``EVENTS = (step, food, pill, ghost, killed)``, so that one environment model can predict events
@@ -181,7 +181,8 @@ class MiniPacmanVectorEnv(VectorEnv):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         if seed is not None and not isinstance(seed, (int, np.integer)):
-            raise ValueError(f"seed must be an int or None (one stream for the whole batch), got {seed!r}")
+            raise ValueError(f"seed must be an int or None (one stream for the whole batch), "
+                             f"got {seed!r}")
         if seed is None and not self._seeded and self.config.seed is not None:
             seed = self.config.seed
         if seed is not None or not self._seeded:

@@ -1,4 +1,4 @@
-"""Batched numpy MiniPacman rules (Weber et al. 2017, Sec. 5 and Appendix C).
+"""Batched numpy MiniPacman rules (Weber et al. 2017, Sec. 5 and its appendix).
 
 The rules are those of DeepMind's released ``PillEater`` (the NIPS 2017 I2A workshop colab by
 S. Racaniere; higgsfield/Imagination-Augmented-Agents ``common/deepmind.py`` carries a copy),
@@ -13,8 +13,9 @@ re-implemented here for a whole batch of games at once:
 * A step: the power counter drops by one (to 0 at least); Pacman moves and eats the food on his
   cell, then the first power pill there (power = 20, so the ghosts are edible on this step and the
   19 following ones). Then each ghost in turn: if it is on Pacman's cell, Pacman dies (unpowered)
-  or eats it (powered); otherwise it moves with probability ``speed = 0.5 + 0.1 (level - 1)``
-  (halved while powered) and the same check follows its move. Eating a ghost ends the ghost loop
+  or eats it (powered); then it moves one cell with probability ``speed = 0.5 + 0.1 (level - 1)``
+  (halved while powered; from level 6 on, unpowered, every step) and the same check follows its
+  move. Eating a ghost ends the ghost loop
   (the ghosts after it do not move this step); a death does not, so a step can count several deaths.
 * A ghost's move: with one exit it takes it; with two it keeps its direction, or else takes the exit
   that does not reverse it; at a junction (3-4 exits) it never reverses and takes the exit whose
@@ -22,9 +23,9 @@ re-implemented here for a whole batch of games at once:
   random exit instead) or farthest from it (powered). Ties go to the first exit in the order
   right, up, left, down.
 * The reference stores ghost directions as action + 1 (2-5 = right, up, left, down) but draws a new
-  ghost's direction from {0, 1, 2, 3}. Copied here: 0 and 1 match no exit, and reverse like 2 and 3
-  (so 0 behaves as "left" and 1 as "down" when the ghost chooses); a ghost on Pacman's cell at a
-  junction keeps its stored direction, and moves down with 0, stays with 1.
+  ghost's direction from {0, 1, 2, 3}. Copied here: 0 and 1 match no exit and their reverses are
+  right and up (as if heading left and down); a ghost on Pacman's cell at a junction keeps its
+  stored direction, and moves down with 0, stays with 1.
 * Events per step, ``EVENTS``: (step, food, power pill, ghost eaten, killed) counts. A task's
   reward is ``events . TASKS[task].weights`` (the reference adds the same terms in this order).
 * A new level (``level + 1``: more and faster ghosts, fresh food and pills, power 0) starts when the
@@ -73,7 +74,7 @@ _STEPS = np.array([[0, 0], [0, 1], [-1, 0], [0, -1], [1, 0]])
 
 
 def _move_table() -> np.ndarray:
-    """``MOVES[cell, action]``: the flat cell reached from ``cell`` (a wall or a move into one stays)."""
+    """``MOVES[cell, action]``: the flat cell reached from ``cell`` (into a wall: ``cell``)."""
     r, c = np.divmod(np.arange(NUM_CELLS), WIDTH)
     rr = np.clip(r[:, None] + _STEPS[:, 0], 0, HEIGHT - 1)
     cc = np.clip(c[:, None] + _STEPS[:, 1], 0, WIDTH - 1)
@@ -160,7 +161,8 @@ def _palette_float() -> np.ndarray:
 PALETTE_FLOAT = _palette_float()
 # uint8 colours: x 255; a ghost's green 255 p / 20 is rounded half up in exact arithmetic.
 PALETTE_UINT8 = (np.round(PALETTE_FLOAT) * 255).astype(np.uint8)
-PALETTE_UINT8[GHOST:, 1] = (255 * np.arange(PILL_DURATION + 1) * 2 + PILL_DURATION) // (2 * PILL_DURATION)
+_POWER = np.arange(PILL_DURATION + 1)
+PALETTE_UINT8[GHOST:, 1] = (2 * 255 * _POWER + PILL_DURATION) // (2 * PILL_DURATION)
 
 
 def check_actions(actions, num_envs: int) -> np.ndarray:
@@ -229,15 +231,16 @@ class MiniPacmanBatch:
 
     def draw_level(self, levels: np.ndarray) -> dict:
         """Random layout of new levels ``levels (k,)``: ``pills (k, 2)``, ``pacman (k,)``,
-        ``ghost_pos``/``ghost_dir (k, G)`` (cells uniform over free cells; ghosts outside Pacman's box)."""
+        ``ghost_pos``/``ghost_dir (k, G)``: cells uniform over free cells, ghosts outside the box
+        around Pacman."""
         k, g = len(levels), self.ghost_slots
         pills = FREE_CELLS[self.rng.integers(0, FREE_CELLS.size, (k, NUM_PILLS))]
         pacman = FREE_CELLS[self.rng.integers(0, FREE_CELLS.size, k)]
         pr, pc = np.divmod(pacman, WIDTH)
         fr, fc = np.divmod(FREE_CELLS, WIDTH)
         d = SAFE_DISTANCE
-        near = ((fr >= np.maximum(pr - d, 1)[:, None]) & (fr < np.minimum(pr + d, HEIGHT)[:, None]) &
-                (fc >= np.maximum(pc - d, 1)[:, None]) & (fc < np.minimum(pc + d, WIDTH)[:, None]))
+        near = ((fr >= np.maximum(pr - d, 1)[:, None]) & (fr < np.minimum(pr + d, HEIGHT)[:, None])
+                & (fc >= np.maximum(pc - d, 1)[:, None]) & (fc < np.minimum(pc + d, WIDTH)[:, None]))
         allowed = ~near
         pick = np.floor(self.rng.random((k, g)) * allowed.sum(axis=1)[:, None]).astype(np.int64)
         ghost_pos = FREE_CELLS[_nth_true(allowed[:, None, :], pick)]
@@ -245,7 +248,7 @@ class MiniPacmanBatch:
         return {"pills": pills, "pacman": pacman, "ghost_pos": ghost_pos, "ghost_dir": ghost_dir}
 
     def new_level(self, idx, levels) -> None:
-        """Start level ``levels`` in games ``idx``: food everywhere, new pills, Pacman and ghosts."""
+        """Start level ``levels`` in games ``idx``: food everywhere, new pills, Pacman, ghosts."""
         idx = np.atleast_1d(np.asarray(idx, np.int64))
         if idx.size == 0:
             return
@@ -431,7 +434,7 @@ class MiniPacmanBatch:
 
 
 __all__ = [
-    "STANDARD_MAP", "HEIGHT", "WIDTH", "ACTIONS", "NUM_ACTIONS", "EVENTS", "Task", "TASKS", "get_task",
-    "task_rewards", "num_ghosts", "ghost_speed", "PILL_DURATION", "DEFAULT_MAX_STEPS",
+    "STANDARD_MAP", "HEIGHT", "WIDTH", "ACTIONS", "NUM_ACTIONS", "EVENTS", "Task", "TASKS",
+    "get_task", "task_rewards", "num_ghosts", "ghost_speed", "PILL_DURATION", "DEFAULT_MAX_STEPS",
     "NUM_CELL_CLASSES", "PALETTE_FLOAT", "PALETTE_UINT8", "MiniPacmanBatch", "check_actions",
 ]
