@@ -1,14 +1,15 @@
 """Reproduce the I2A experiments on the small CPU Sokoban (Weber et al., 2017, Sec. 4.1-4.2).
 
-Runs, sequentially and with the same frame budget, every (agent, seed) of the comparison
+Runs, with the same frame budget (``--jobs`` at a time), every (agent, seed) of the comparison
     model-free | I2A (tau=5) | copy-model I2A (tau=5) | I2A tau=1 | I2A tau=3
     [| I2A (tau=5) with env model v2 | no-reward I2A (tau=5) with the matching no-reward model]
+    [| I2A (tau=5) with a poor env model (Sec. 4.2)]
 through ``python -m i2a_keras.train i2a`` (A2C), then evaluates held-out solve rates (the
 trainer's final evaluation on the held-out level split, actions sampled from the policy) and draws
-    assets/i2a_learning_curves.png      training solve rate vs frames, agents
-    assets/i2a_rollout_length.png       training solve rate vs frames, tau = 1, 3, 5
-    assets/i2a_final_solve_rates.png    held-out solve rate per agent (mean and each seed)
-    assets/i2a_results.json             the numbers behind the plots
+    assets/<prefix>learning_curves.png      training solve rate vs frames, agents
+    assets/<prefix>rollout_length.png       training solve rate vs frames, tau = 1, 3, 5
+    assets/<prefix>final_solve_rates.png    held-out solve rate per agent (mean and each seed)
+    assets/<prefix>results.json             the numbers behind the plots (and each run's curve)
 Finished runs (``summary.json`` present) are skipped, interrupted ones resumed from their
 checkpoint, so the script can be re-run after a kill. Runs are ordered seed-major (all agents of
 seed 0 first) so that a partial sweep is still a side-by-side comparison.
@@ -39,8 +40,10 @@ RUNS = {
     # the no-reward control and the I2A with the reward model trained on the same data
     "i2a-v2": ("i2a", 5, "I2A (tau=5), env model v2 [B]", "env_model_v2"),
     "no-reward": ("i2a-no-reward", 5, "no-reward I2A (tau=5), v2 [B]", "no_reward_env_model"),
+    # the imperfect-model experiment (Sec. 4.2): the same I2A with a poorly trained env model
+    "i2a-poor": ("i2a", 5, "I2A (tau=5), poor env model", "poor_env_model"),
 }
-AGENT_PLOT = ("model-free", "i2a", "copy-model", "i2a-v2", "no-reward")
+AGENT_PLOT = ("model-free", "i2a", "copy-model", "i2a-poor", "i2a-v2", "no-reward")
 TAU_PLOT = ("i2a-tau1", "i2a-tau3", "i2a")
 
 
@@ -221,6 +224,8 @@ def main(argv=None):
     parser.add_argument("--env-model-v2", default=None,
                         help="reward env model trained on the same data as --no-reward-env-model")
     parser.add_argument("--no-reward-env-model", default=None, help="env model trained without reward")
+    parser.add_argument("--poor-env-model", default=None,
+                        help="a poorly trained env model (run i2a-poor, Sec. 4.2)")
     parser.add_argument("--frames", type=int, default=100_000, help="frame budget of every run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--num-boxes", type=int, default=1)
