@@ -161,12 +161,15 @@ def test_importing_never_imports_ray_and_a_missing_ray_is_one_line(tmp_path):
     assert not os.path.exists(tmp_path / "run")  # nothing written
 
 
-def test_distributed_setting_is_checked_and_fixed_on_resume():
+def test_distributed_setting_is_checked_and_fixed_on_resume(tmp_path):
     from i2a_keras.training.actor_critic import RESUMABLE_KEYS
     from i2a_keras.training.config import RunConfig
 
     with pytest.raises(ValueError, match="run.distributed"):
         RunConfig(distributed="spark")
+    with pytest.raises(ValueError, match="--distributed ray"):
+        train.main(["--preset", "tiny", "--run-dir", str(tmp_path / "run"), "--ray-address", "auto"])
+    assert not os.path.exists(tmp_path / "run")
     assert "run.ray_address" in RESUMABLE_KEYS and "run.distributed" not in RESUMABLE_KEYS
     with pytest.raises(SystemExit):
         train.main(["--preset", "tiny", "--distributed", "dask"])

@@ -134,6 +134,8 @@ def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_fa
 def _ray_session(config: ActorCriticConfig):
     """With ``run.distributed=ray``, the Ray connection of the run (``algos/ray_workers.py``)."""
     if config.run.distributed != "ray":
+        if config.run.ray_address:
+            raise ValueError("run.ray_address is for run.distributed=ray (--distributed ray)")
         return contextlib.nullcontext()
     from i2a_keras.algos.ray_workers import ray_session
 
