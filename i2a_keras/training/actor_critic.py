@@ -148,6 +148,26 @@ def _num_workers(cfg: ActorCriticConfig) -> int:
     return cfg.a2c.num_workers if cfg.algo == "a3c" or cfg.run.distributed == "ray" else 1
 
 
+def _rollout_workers(cfg: ActorCriticConfig, learner: A2CLearner, rngs: list, env_seed):
+    """The local runners (one for A2C, one per A3C thread; none on Ray) and the pool that drives
+    them (:class:`A3CWorkers`, :class:`~i2a_keras.algos.ray_workers.RayWorkers`, or None for local
+    A2C, whose loop calls the runner itself). ``env_seed(frames, w)`` seeds worker ``w``'s env."""
+    if cfg.run.distributed == "ray":
+        from i2a_keras.algos.ray_workers import RayWorkers
+
+        make = functools.partial(make_env, cfg.env, cfg.a2c.num_envs, "train")
+        return [], RayWorkers(learner, make, rngs, env_seed, synchronous=cfg.algo == "a2c",
+                              dtype_policy=keras.mixed_precision.global_policy().name)
+    envs = [make_env(cfg.env, cfg.a2c.num_envs, "train", env_seed(0, w)) for w in range(len(rngs))]
+    if cfg.algo == "a2c":
+        return [RolloutRunner(envs[0], learner, cfg.a2c.num_steps, rngs[0])], None
+    # A3C: each worker acts and differentiates with its own copy of the agent (a3c.py).
+    runners = [RolloutRunner(env, A2CLearner(clone_agent(learner.agent), learner.optimizer, cfg.a2c,
+                                             learner.observation_shape, apply_updates=False),
+                             cfg.a2c.num_steps, rng) for env, rng in zip(envs, rngs)]
+    return runners, A3CWorkers(learner, runners)
+
+
 def _resume_checks(cfg: ActorCriticConfig, run_dir: RunDir) -> dict:
     """The settings this resume changes; raises if the run cannot be resumed with ``cfg``."""
     changes = run_dir.check_resume(cfg, RESUMABLE_KEYS)
@@ -206,28 +226,9 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
     num_workers = _num_workers(cfg)
     rngs = ([restore_numpy_rng(s) for s in state["action_rngs"]] if resume else
             [np.random.default_rng(derived_seed(cfg.run.seed, 1, w)) for w in range(num_workers)])
-
-    def env_seed(at_frames, w, *restarts):
-        return derived_seed(cfg.env.train_seed, at_frames, w, *restarts)
-
+    env_seed = functools.partial(derived_seed, cfg.env.train_seed)  # (frames, worker[, restarts])
+    runners, workers = _rollout_workers(cfg, learner, rngs, env_seed)
     distributed = cfg.run.distributed == "ray"
-    runners, workers = [], None
-    if distributed:
-        from i2a_keras.algos.ray_workers import RayWorkers
-
-        workers = RayWorkers(learner, functools.partial(make_env, cfg.env, cfg.a2c.num_envs, "train"),
-                             rngs, env_seed, synchronous=cfg.algo == "a2c",
-                             dtype_policy=keras.mixed_precision.global_policy().name)
-    else:
-        envs = [make_env(cfg.env, cfg.a2c.num_envs, "train", env_seed(0, w)) for w in range(num_workers)]
-        # A3C: each worker acts and differentiates with its own copy of the agent (a3c.py).
-        worker_learners = ([learner] if cfg.algo == "a2c" else
-                           [A2CLearner(clone_agent(agent), optimizer, cfg.a2c, obs_shape, apply_updates=False)
-                            for _ in envs])
-        runners = [RolloutRunner(env, lr, cfg.a2c.num_steps, rng)
-                   for env, lr, rng in zip(envs, worker_learners, rngs)]
-        if cfg.algo == "a3c":
-            workers = A3CWorkers(learner, runners)
 
     def reset_envs():
         if distributed:
