@@ -58,7 +58,7 @@ class A2CConfig:
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
     normalize_advantages: bool = False
-    num_workers: int = 1  # A3C only: worker threads, each with its own ``num_envs`` envs.
+    num_workers: int = 1  # A3C threads or Ray actors (run.distributed=ray), each with ``num_envs`` envs
 
     def __post_init__(self):
         checks = {

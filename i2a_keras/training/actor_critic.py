@@ -1,7 +1,10 @@
 """Generic actor-critic training run (A2C or A3C) for any registered agent (Sec. 3.3).
 
 Used by the ``model-free`` subcommand and, with ``config.agent="i2a"`` and an I2A ``model``
-config, by the I2A training (issue 5). Extension points:
+config, by the I2A training (issue 5). Rollouts come from one local runner (A2C), A3C threads
+(:mod:`i2a_keras.algos.a3c`) or, with ``run.distributed=ray``, Ray actors
+(:mod:`i2a_keras.algos.ray_workers`); the loop, logging, checkpoints and resume are the same.
+Extension points:
 
 - ``train_actor_critic(config, resume=False, agent_factory=None)``: ``agent_factory(obs_shape,
   num_actions, config) -> keras.Model`` overrides :func:`i2a_keras.models.build_agent` (e.g. to
@@ -25,6 +28,8 @@ of every update and the weights of every checkpoint must be finite, else trainin
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import time
 
@@ -49,7 +54,7 @@ __all__ = ["train_actor_critic", "make_env", "env_kwargs", "setup_runtime", "der
 # Settings that may change when a run is resumed (run length, logging, evaluation); the others are
 # fixed by the checkpoint (model, optimizer, envs, seeds).
 RESUMABLE_KEYS = ("run.total_frames", "run.log_interval_frames", "run.checkpoint_interval_frames",
-                  "run.progress", "eval.")
+                  "run.progress", "run.ray_address", "eval.")
 
 
 def env_kwargs(env: EnvConfig, split: str) -> dict:
@@ -122,8 +127,45 @@ def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_fa
     """
     check_finite_config(config)
     run_dir = RunDir(config.run.run_dir)
-    with run_dir.lock():
+    with _ray_session(config), run_dir.lock():
         return _train(config, run_dir.create(resume), resume, agent_factory)
+
+
+def _ray_session(config: ActorCriticConfig):
+    """With ``run.distributed=ray``, the Ray connection of the run (``algos/ray_workers.py``)."""
+    if config.run.distributed != "ray":
+        if config.run.ray_address:
+            raise ValueError("run.ray_address is for run.distributed=ray (--distributed ray)")
+        return contextlib.nullcontext()
+    from i2a_keras.algos.ray_workers import ray_session
+
+    return ray_session(config.run.ray_address)
+
+
+def _num_workers(cfg: ActorCriticConfig) -> int:
+    """Rollout workers, each with ``a2c.num_envs`` envs and its own generator: A3C threads or
+    Ray actors; local A2C has one."""
+    return cfg.a2c.num_workers if cfg.algo == "a3c" or cfg.run.distributed == "ray" else 1
+
+
+def _rollout_workers(cfg: ActorCriticConfig, learner: A2CLearner, rngs: list, env_seed):
+    """The local runners (one for A2C, one per A3C thread; none on Ray) and the pool that drives
+    them (:class:`A3CWorkers`, :class:`~i2a_keras.algos.ray_workers.RayWorkers`, or None for local
+    A2C, whose loop calls the runner itself). ``env_seed(frames, w)`` seeds worker ``w``'s env."""
+    if cfg.run.distributed == "ray":
+        from i2a_keras.algos.ray_workers import RayWorkers
+
+        make = functools.partial(make_env, cfg.env, cfg.a2c.num_envs, "train")
+        return [], RayWorkers(learner, make, rngs, env_seed, synchronous=cfg.algo == "a2c",
+                              dtype_policy=keras.mixed_precision.global_policy().name)
+    envs = [make_env(cfg.env, cfg.a2c.num_envs, "train", env_seed(0, w)) for w in range(len(rngs))]
+    if cfg.algo == "a2c":
+        return [RolloutRunner(envs[0], learner, cfg.a2c.num_steps, rngs[0])], None
+    # A3C: each worker acts and differentiates with its own copy of the agent (a3c.py).
+    runners = [RolloutRunner(env, A2CLearner(clone_agent(learner.agent), learner.optimizer, cfg.a2c,
+                                             learner.observation_shape, apply_updates=False),
+                             cfg.a2c.num_steps, rng) for env, rng in zip(envs, rngs)]
+    return runners, A3CWorkers(learner, runners)
 
 
 def _resume_checks(cfg: ActorCriticConfig, run_dir: RunDir) -> dict:
@@ -136,7 +178,7 @@ def _resume_checks(cfg: ActorCriticConfig, run_dir: RunDir) -> dict:
 
 
 def _check_state(state: dict, cfg: ActorCriticConfig, path: str) -> None:
-    num_workers = cfg.a2c.num_workers if cfg.algo == "a3c" else 1
+    num_workers = _num_workers(cfg)
     missing = [k for k in ("frames", "updates", "action_rngs") if k not in state]
     if state.get("kind", "actor_critic") != "actor_critic" or missing:
         raise CheckpointError(f"{path} is not an actor-critic training checkpoint "
@@ -156,6 +198,8 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
     obs_shape = tuple(env_observation_shape(tuple(cfg.env.dim_room), cfg.env.observation))
     n_actions = env_num_actions(cfg.env.action_set)
     frames_per_update = cfg.a2c.num_envs * cfg.a2c.num_steps
+    if cfg.run.distributed == "ray" and cfg.algo == "a2c":  # one update on every worker's rollout
+        frames_per_update *= cfg.a2c.num_workers
     total_updates = -(-cfg.run.total_frames // frames_per_update)
 
     state = {}
@@ -179,21 +223,21 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
     learner = A2CLearner(agent, optimizer, cfg.a2c, obs_shape)
     frames = int(state.get("frames", 0))
     updates = int(state.get("updates", 0))
-    num_workers = cfg.a2c.num_workers if cfg.algo == "a3c" else 1
+    num_workers = _num_workers(cfg)
     rngs = ([restore_numpy_rng(s) for s in state["action_rngs"]] if resume else
             [np.random.default_rng(derived_seed(cfg.run.seed, 1, w)) for w in range(num_workers)])
-    envs = [make_env(cfg.env, cfg.a2c.num_envs, "train", derived_seed(cfg.env.train_seed, 0, w))
-            for w in range(num_workers)]
-    # A3C: each worker acts and differentiates with its own copy of the agent (a3c.py).
-    worker_learners = ([learner] if cfg.algo == "a2c" else
-                       [A2CLearner(clone_agent(agent), optimizer, cfg.a2c, obs_shape, apply_updates=False)
-                        for _ in envs])
-    runners = [RolloutRunner(env, lr, cfg.a2c.num_steps, rng)
-               for env, lr, rng in zip(envs, worker_learners, rngs)]
+    env_seed = functools.partial(derived_seed, cfg.env.train_seed)  # (frames, worker[, restarts])
+    runners, workers = _rollout_workers(cfg, learner, rngs, env_seed)
+    distributed = cfg.run.distributed == "ray"
 
     def reset_envs():
+        if distributed:
+            workers.reset(frames)
         for w, runner in enumerate(runners):
-            runner.reset(seed=derived_seed(cfg.env.train_seed, frames, w))
+            runner.reset(seed=env_seed(frames, w))
+
+    def action_rngs():
+        return workers.rngs if distributed else [r.rng for r in runners]
 
     reset_envs()
     logger = ScalarLogger(run_dir, resume_from_frames=frames if resume else None)
@@ -207,12 +251,11 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
     episodes_total = int(state.get("episodes_total", 0))
     last_log_time, last_log_frames = time.perf_counter(), frames
     bar = progress_bar(cfg.run.total_frames, frames, cfg.run.progress, desc=f"{cfg.agent}/{cfg.algo}")
-    a3c = A3CWorkers(learner, runners) if cfg.algo == "a3c" else None
 
     def checkpoint():
         save_checkpoint(run_dir.latest_checkpoint, agent, {
             "frames": frames, "updates": updates, "episodes_total": episodes_total,
-            "action_rngs": [numpy_rng_state(r.rng) for r in runners],
+            "action_rngs": [numpy_rng_state(r) for r in action_rngs()],
             "pending_episodes": pending_episodes, "pending_metrics": pending_metrics,
             "config": config_to_dict(cfg), "kind": "actor_critic",
         })
@@ -247,7 +290,7 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
     try:
         with StopFlag() as stop_flag:
             while frames < cfg.run.total_frames and not stop_flag.stop:
-                if a3c is None:
+                if workers is None:
                     rollout = runners[0].collect()
                     metrics = learner.update(rollout)
                     check_finite_metrics(metrics, unchecked)
@@ -264,12 +307,12 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
                         pending_metrics.append(metrics)
                         bar.update(n)
 
-                    before = a3c.updates
-                    a3c.frames = frames
-                    a3c.run_until(target, on_update)
-                    updates += a3c.updates - before
-                    frames = a3c.frames
-                    pending_episodes.extend(a3c.pop_episodes())
+                    before = workers.updates
+                    workers.frames = frames
+                    workers.run_until(target, on_update)
+                    updates += workers.updates - before
+                    frames = workers.frames
+                    pending_episodes.extend(workers.pop_episodes())
                 if frames >= next_log:
                     log_scalars()
                     next_log = (frames // log_every + 1) * log_every
@@ -289,6 +332,9 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
         logger.close()
         raise NonFiniteError(f"training diverged after {frames} frames: {exc}. "
                              f"{last_good_checkpoint(run_dir.latest_checkpoint)}") from exc
+    finally:
+        if distributed:
+            workers.close()
     if pending_metrics:
         log_scalars(end_of_session=True)
     bar.close()

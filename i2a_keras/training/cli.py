@@ -3,7 +3,8 @@
 A subcommand built on a config dataclass can reuse :func:`add_common_arguments` and
 :func:`config_from_args`: ``--preset``, ``--set KEY=VALUE ...`` (repeatable), ``--run-dir``,
 ``--resume RUN_DIR`` (reads the run's config: ``RUN_DIR/config.json`` + its resume log),
-``--total-frames``, ``--seed``, ``--num-envs``, ``--mixed-precision``, ``--print-config``. Flags
+``--total-frames``, ``--seed``, ``--num-envs``, ``--mixed-precision``, ``--algo``,
+``--distributed``, ``--ray-address``, ``--print-config``. Flags
 map to dotted config keys via ``flag_keys`` (default :data:`DEFAULT_FLAG_KEYS`); a flag whose key
 the config lacks is an error.
 
@@ -39,6 +40,8 @@ DEFAULT_FLAG_KEYS = {
     "num_envs": "a2c.num_envs",
     "mixed_precision": "run.mixed_precision",
     "algo": "algo",
+    "distributed": "run.distributed",
+    "ray_address": "run.ray_address",
 }
 
 USER_ERRORS = (ValueError, OSError, FloatingPointError)
@@ -89,6 +92,13 @@ def add_common_arguments(parser, flags=tuple(DEFAULT_FLAG_KEYS), resume: bool = 
         "algo": ("--algo", dict(choices=("a2c", "a3c"), default=None,
                                 help="synchronous A2C (default) or asynchronous A3C "
                                      "(a2c.num_workers threads)")),
+        "distributed": ("--distributed", dict(choices=("local", "ray"), default=None,
+                                              help="ray: a2c.num_workers rollout workers as Ray "
+                                                   "actors, the learner in this process (needs "
+                                                   "pip install -e '.[ray]')")),
+        "ray_address": ("--ray-address", dict(default=None, metavar="ADDRESS",
+                                              help="with --distributed ray: join this Ray cluster "
+                                                   "(auto, HOST:6379; default: start a local one)")),
     }
     for flag in flags:
         name, kwargs = helps[flag]

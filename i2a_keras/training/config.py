@@ -78,8 +78,12 @@ class RunConfig:
     mixed_precision: bool = False
     progress: bool = True
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
+    distributed: str = "local"  # "ray": a2c.num_workers Ray actors collect (algos/ray_workers.py)
+    ray_address: str = ""  # distributed=ray: "" starts a local Ray, "auto"/"HOST:6379" joins a cluster
 
     def __post_init__(self):
+        if self.distributed not in ("local", "ray"):
+            raise ValueError(f"run.distributed must be 'local' or 'ray', got {self.distributed!r}")
         if self.total_frames < 1:
             raise ValueError(f"run.total_frames must be >= 1, got {self.total_frames}")
         if self.log_interval_frames < 1 or self.checkpoint_interval_frames < 1:
