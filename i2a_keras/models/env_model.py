@@ -662,7 +662,10 @@ def env_model_loss(outputs, frame_targets, reward_targets, reward_weight: float 
 
 
 def load_env_model(path: str):
-    """Load an env model (EnvModel or CopyModel) from a ``.keras`` file with safe mode on."""
+    """Load an env model (EnvModel, CopyModel or MiniPacmanEnvModel) from a ``.keras`` file with
+    safe mode on."""
+    import i2a_keras.models.minipacman_env_model  # noqa: F401  (registers MiniPacmanEnvModel)
+
     model = keras.saving.load_model(path, safe_mode=True, compile=False)
     if not isinstance(model, (EnvModel, CopyModel)):
         raise ValueError(f"{path} does not hold an i2a_keras environment model (got {type(model).__name__})")
