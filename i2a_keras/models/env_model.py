@@ -450,7 +450,7 @@ class EnvModel(_EnvModelAPI, keras.Model):
         if self.predict_reward:
             self.reward_conv = layers.Conv2D(self.reward_hidden, self.reward_kernel, padding="same", activation="relu",
                                              name="reward_conv")
-            self.reward_head = layers.Dense(len(self.reward_values), name="reward_head")
+            self.reward_head = layers.Dense(self._reward_head_units(), name="reward_head")
         self.build()  # weights exist right away (so a frozen copy inside I2A can load its weights)
 
     def build(self, obs_shape=None, actions_shape=None):
@@ -466,6 +466,10 @@ class EnvModel(_EnvModelAPI, keras.Model):
             self.reward_conv.build((None, gh, gw, self._reward_in_channels()))
             self.reward_head.build((None, 2 * self.reward_hidden))
         self.built = True
+
+    def _reward_head_units(self):
+        """Outputs of the reward head: one logit per reward value."""
+        return len(self.reward_values)
 
     def _reward_in_channels(self):
         if not self.reward_from_frames:
@@ -658,7 +662,10 @@ def env_model_loss(outputs, frame_targets, reward_targets, reward_weight: float 
 
 
 def load_env_model(path: str):
-    """Load an env model (EnvModel or CopyModel) from a ``.keras`` file with safe mode on."""
+    """Load an env model (EnvModel, CopyModel or MiniPacmanEnvModel) from a ``.keras`` file with
+    safe mode on."""
+    import i2a_keras.models.minipacman_env_model  # noqa: F401  (registers MiniPacmanEnvModel)
+
     model = keras.saving.load_model(path, safe_mode=True, compile=False)
     if not isinstance(model, (EnvModel, CopyModel)):
         raise ValueError(f"{path} does not hold an i2a_keras environment model (got {type(model).__name__})")

@@ -33,6 +33,7 @@ from i2a_keras.models.model_free import (PIXEL_INPUT_MIN_SIZE, ModelFreeConfig, 
                                          build_conv_torso, default_model_free_config)
 from i2a_keras.models import register_agent
 from i2a_keras.models.env_model import CopyModel, EnvModel, load_env_model
+from i2a_keras.models import minipacman_env_model  # noqa: F401  (registers its env model class)
 from i2a_keras.models.rollout_encoder import REWARD_INPUTS, RolloutEncoder
 
 __all__ = ["I2AConfig", "I2AAgent", "RolloutPolicy", "I2A_PRESETS"]
@@ -53,7 +54,9 @@ class I2AConfig:
     ``i2a-no-reward``; unused by ``i2a-copy-model``); a built agent carries the model itself.
     ``reward_input``: where the rollout encoder reads the imagined reward (``"plane"`` or the
     appendix's ``"after_cnn"``); ``stop_on_solve``: an imagined solve ends the imagined episode
-    (later steps repeat the solved frame with reward 0).
+    (later steps repeat the solved frame with reward 0). ``reward_task``: MiniPacman only (Sec. 5),
+    the task whose reward weights turn the env model's predicted events into imagined rewards (the
+    trainer sets it to ``env.task``); empty for Sokoban.
     """
 
     rollout_length: int = 5
@@ -79,6 +82,7 @@ class I2AConfig:
     obs_scale: float | None = None
     seed: int | None = None
     env_model_path: str = ""
+    reward_task: str = ""
 
     def __post_init__(self):
         for name in _TUPLE_FIELDS:
@@ -94,6 +98,8 @@ class I2AConfig:
             raise ValueError(f"reward_input must be one of {REWARD_INPUTS}, got {self.reward_input!r}")
         if float(self.distill_weight) < 0:
             raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight}")
+        if self.reward_task and self.stop_on_solve:
+            raise ValueError("stop_on_solve is a Sokoban setting: MiniPacman (reward_task) has no solve")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "I2AConfig":
@@ -155,6 +161,17 @@ I2A_PRESETS = {
     # GPU, 80x80 RGB, tau = 5 (Sec. 4.1), 5 actions; strided encoder CNN, LSTM 512 and FC 512 are
     # our choices (sizes of the same order as the model-free baseline's pixel tower)
     "paper": I2AConfig(rollout_length=5, lstm_units=512, head_units=512),
+    # MiniPacman, 15x19 RGB cells (Sec. 5): the grid defaults of resolve() (3x3 convs); the
+    # small preset's slim encoder and tau = 3 on CPU (tau = 2 for the tiny test preset)
+    "minipacman_tiny": I2AConfig(rollout_length=2, lstm_units=16, encoder_filters=(8,),
+                                 encoder_kernel_sizes=(3,), encoder_strides=(1,), mf_conv_filters=(8,),
+                                 mf_kernel_sizes=(3,), mf_strides=(1,), mf_fc_units=32,
+                                 rp_conv_filters=(8,), rp_kernel_sizes=(3,), rp_strides=(1,),
+                                 rp_fc_units=16, head_units=32, reward_task="regular"),
+    "minipacman": I2AConfig(rollout_length=3, encoder_filters=(16,), encoder_kernel_sizes=(3,),
+                            encoder_strides=(2,), lstm_units=64, rp_conv_filters=(16,), head_units=128,
+                            reward_task="regular"),
+    "minipacman_paper": I2AConfig(rollout_length=5, reward_task="regular"),
 }
 
 
@@ -343,6 +360,13 @@ def _load_frozen_env_model(config: I2AConfig, observation_shape, num_actions, ag
             f"env model {config.env_model_path} was trained for observations {env_model.obs_shape} "
             f"and {env_model.num_actions} actions, the environment has {tuple(observation_shape)} "
             f"and {num_actions}")
+    events = hasattr(env_model, "set_task")
+    if events != bool(config.reward_task):
+        raise ValueError(f"env model {config.env_model_path} is a {type(env_model).__name__}; "
+                         + ("MiniPacman (reward_task) needs one trained on MiniPacman events" if
+                            config.reward_task else "it predicts MiniPacman events, not Sokoban rewards"))
+    if events:
+        env_model.set_task(config.reward_task)  # the same model serves every task (Sec. 5)
     return env_model
 
 
@@ -373,6 +397,9 @@ def _build_i2a_copy_model(observation_shape, num_actions, config=None):
     """Copy-model I2A (Sec. 4.2): same architecture, the "imagined" frames are the input frame."""
     config = config or I2AConfig()
     observation, palette = _observation_kind(observation_shape)
+    if config.reward_task:  # MiniPacman: one pixel per cell in its own colours
+        from i2a_keras.envs.minipacman_core import PALETTE_UINT8
+        palette = PALETTE_UINT8
     copy_model = CopyModel(obs_shape=tuple(observation_shape), num_actions=num_actions,
                            observation=observation, palette=palette, name="copy_model")
     return I2AAgent(observation_shape, num_actions, copy_model, config, name="i2a_agent")

@@ -48,7 +48,7 @@ from i2a_keras.training.evaluate import evaluate_agent, record_episode_gif
 from i2a_keras.training.media import plot_learning_curve
 from i2a_keras.training.run_dir import RunDir, ScalarLogger, StopFlag, progress_bar, read_jsonl
 
-__all__ = ["train_actor_critic", "make_env", "env_kwargs", "setup_runtime", "derived_seed",
+__all__ = ["train_actor_critic", "make_env", "env_spec", "env_title", "env_kwargs", "setup_runtime", "derived_seed",
            "check_level_sources", "RESUMABLE_KEYS"]
 
 # Settings that may change when a run is resumed (run length, logging, evaluation); the others are
@@ -71,15 +71,44 @@ def env_kwargs(env: EnvConfig, split: str) -> dict:
 
 
 def make_env(env: EnvConfig, num_envs: int, split: str, seed: int):
-    """A native batched Sokoban vector env (SAME_STEP autoreset) on the given level split."""
+    """A native batched vector env (SAME_STEP autoreset): Sokoban on the given level split, or
+    MiniPacman's ``env.task`` (whose random levels have no split: ``seed`` alone tells the
+    training games from the evaluation games)."""
+    if env.game == "minipacman":
+        from i2a_keras.envs.minipacman import make_vec as make_minipacman
+
+        return make_minipacman(int(num_envs), task=env.task, max_steps=env.max_steps,
+                               observation=env.observation, seed=int(seed))
     from i2a_keras.envs import make_vec
 
     return make_vec(int(num_envs), env_kwargs(env, split), seed=int(seed))
 
 
+def env_spec(env: EnvConfig) -> tuple[tuple, int]:
+    """``(observation shape, number of actions)`` of the env ``env`` describes."""
+    if env.game == "minipacman":
+        from i2a_keras.envs.minipacman_core import HEIGHT, NUM_ACTIONS, WIDTH
+
+        return (HEIGHT, WIDTH, 3), NUM_ACTIONS
+    from i2a_keras.envs.core import num_actions
+    from i2a_keras.envs.observations import observation_shape
+
+    return tuple(observation_shape(tuple(env.dim_room), env.observation)), num_actions(env.action_set)
+
+
+def env_title(env: EnvConfig) -> str:
+    """A short description of the env for plot titles and messages."""
+    if env.game == "minipacman":
+        return f"MiniPacman {env.task}, {env.max_steps}-step episodes"
+    return (f"{env.dim_room[0]}x{env.dim_room[1]}, {env.num_boxes} box"
+            f"{'es' if env.num_boxes != 1 else ''}")
+
+
 def check_level_sources(env: EnvConfig) -> None:
     """Open the training and evaluation level sources once, so that an unreadable level file, an
     empty split or impossible generator settings fail before training starts."""
+    if env.game != "sokoban":
+        return
     for split in ("train", "eval"):
         try:
             make_env(env, 1, split, env.eval_seed).close()
@@ -107,15 +136,18 @@ def _mean_metrics(rows: list[dict]) -> dict:
     return {k: float(np.mean([r[k] for r in rows])) for k in keys}
 
 
-def _episode_scalars(episodes: list[dict]) -> dict:
+def _episode_scalars(episodes: list[dict], solvable: bool = True) -> dict:
+    """Means over finished episodes; ``solvable=False`` (MiniPacman) has no solve rate."""
     if not episodes:
         return {}
-    return {
+    scalars = {
         "charts/episodic_return": float(np.mean([e["return"] for e in episodes])),
         "charts/episodic_length": float(np.mean([e["length"] for e in episodes])),
-        "charts/solve_rate": float(np.mean([e["solved"] for e in episodes])),
         "charts/episodes": float(len(episodes)),
     }
+    if solvable:
+        scalars["charts/solve_rate"] = float(np.mean([e["solved"] for e in episodes]))
+    return scalars
 
 
 def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_factory=None) -> dict:
@@ -189,14 +221,11 @@ def _check_state(state: dict, cfg: ActorCriticConfig, path: str) -> None:
 
 
 def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory) -> dict:
-    from i2a_keras.envs.core import num_actions as env_num_actions
-    from i2a_keras.envs.observations import observation_shape as env_observation_shape
     from i2a_keras.models import build_agent
 
     changes = _resume_checks(cfg, run_dir) if resume else None
     device = setup_runtime(cfg.run.seed, cfg.run.mixed_precision, cfg.run.deterministic)
-    obs_shape = tuple(env_observation_shape(tuple(cfg.env.dim_room), cfg.env.observation))
-    n_actions = env_num_actions(cfg.env.action_set)
+    obs_shape, n_actions = env_spec(cfg.env)
     frames_per_update = cfg.a2c.num_envs * cfg.a2c.num_steps
     if cfg.run.distributed == "ray" and cfg.algo == "a2c":  # one update on every worker's rollout
         frames_per_update *= cfg.a2c.num_workers
@@ -264,17 +293,16 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
     def run_evaluation(tag_frames, end_of_session=False):
         result = evaluate_agent(agent, cfg.env, cfg.eval.num_levels, cfg.eval.num_envs,
                                 greedy=cfg.eval.greedy)
-        logger.log(tag_frames, {"eval/solve_rate": result["solve_rate"],
-                                "eval/mean_return": result["mean_return"],
-                                "eval/mean_length": result["mean_length"]}, file="eval.jsonl",
-                   end_of_session=end_of_session)
+        logger.log(tag_frames, {f"eval/{k}": result[k] for k in
+                                ("solve_rate", "mean_return", "mean_length") if k in result},
+                   file="eval.jsonl", end_of_session=end_of_session)
         return result
 
     def log_scalars(end_of_session=False):
         nonlocal pending_episodes, pending_metrics, last_log_time, last_log_frames, episodes_total
         now = time.perf_counter()
         episodes_total += len(pending_episodes)
-        scalars = {**_episode_scalars(pending_episodes),
+        scalars = {**_episode_scalars(pending_episodes, cfg.env.game == "sokoban"),
                    **{f"losses/{k}": v for k, v in _mean_metrics(pending_metrics).items()},
                    "charts/SPS": (frames - last_log_frames) / max(now - last_log_time, 1e-9),
                    "charts/learning_rate": float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
@@ -353,10 +381,8 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
     summary["plot"] = plot_learning_curve(read_jsonl(run_dir.join("metrics.jsonl")),
                                           read_jsonl(run_dir.join("eval.jsonl")),
                                           run_dir.join("learning_curve.png"),
-                                          title=f"{cfg.agent} ({cfg.algo}), {cfg.env.dim_room[0]}x"
-                                                f"{cfg.env.dim_room[1]}, {cfg.env.num_boxes} box"
-                                                f"{'es' if cfg.env.num_boxes != 1 else ''}, held-out "
-                                                f"eval {'greedy' if cfg.eval.greedy else 'sampled'}")
+                                          title=f"{cfg.agent} ({cfg.algo}), {env_title(cfg.env)}, "
+                                                f"held-out eval {'greedy' if cfg.eval.greedy else 'sampled'}")
     logger.close()
     with open(run_dir.join("summary.json"), "w") as fh:
         json.dump(summary, fh, indent=2)

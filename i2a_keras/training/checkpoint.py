@@ -146,6 +146,7 @@ def load_checkpoint(path, compile: bool = True):
     # Importing the models package registers every serializable agent class.
     import i2a_keras.models  # noqa: F401
     import i2a_keras.models.i2a  # noqa: F401  (I2A classes are registered lazily otherwise)
+    import i2a_keras.models.minipacman_env_model  # noqa: F401  (and the MiniPacman env model)
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=compile)
     except Exception as exc:  # Keras raises many types for a bad archive

@@ -24,7 +24,7 @@ from i2a_keras.training.config import (apply_override, apply_overrides, check_fi
 __all__ = ["ArgumentValueError", "PRESETS", "DEFAULT_PRESET", "DEFAULT_FLAG_KEYS", "USER_ERRORS",
            "add_common_arguments", "config_from_args", "print_config", "error_line", "refuse_on_resume"]
 
-PRESETS = ("tiny", "small", "boxoban", "paper")
+PRESETS = ("tiny", "small", "boxoban", "paper", "minipacman_tiny", "minipacman", "minipacman_paper")
 DEFAULT_PRESET = "small"
 
 
@@ -77,7 +77,9 @@ def refuse_on_resume(args, *flags) -> None:
 def add_common_arguments(parser, flags=tuple(DEFAULT_FLAG_KEYS), resume: bool = True):
     """Add ``--preset``, ``--set``, ``--print-config`` and the given common flags to ``parser``."""
     parser.add_argument("--preset", default=None,
-                        help="config preset: tiny (tests), small (CPU), boxoban (10x10 Boxoban, one-hot), paper (GPU); default small "
+                        help="config preset: tiny (tests), small (CPU), boxoban (10x10 Boxoban, one-hot), paper (GPU); "
+                             "MiniPacman (Sec. 5): minipacman_tiny (tests), minipacman (CPU), "
+                             "minipacman_paper (GPU), task via --set env.task=NAME; default small "
                              "(not with --resume: a run keeps its config)")
     parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[],
                         metavar="KEY=VALUE", help="config overrides, e.g. a2c.learning_rate=3e-4 "

@@ -26,6 +26,13 @@ training reads it with ``np.load(..., mmap_mode="r")`` and never holds the data 
   sequences for open-loop evaluation are rows ``i..i+k-1`` with equal ``episode`` and consecutive
   ``step``.
 
+MiniPacman data (``env.game="minipacman"``, Sec. 5): one part per task of ``tasks`` (the env
+model serves all tasks, so it sees all of them), frames stored as classes of
+``minipacman_core.PALETTE_UINT8`` (the 26 cell colours; ``observation`` is ``"tiny_rgb"``, the
+env model's name for one palette pixel per cell), ``rewards`` those of each part's task, and one
+more array, ``events`` ``uint8 (N, 5)``: the counts of ``EVENTS`` in the step (metadata ``events``
+names them), from which every task's reward follows.
+
 Version 1 (``shard_XXXXX.npz``, compressed, frames in the env encoding) cannot be memory-mapped;
 :func:`read_metadata` rejects it with a pointer to :func:`upgrade_data_set`, which rewrites it as
 version 2.
@@ -50,7 +57,9 @@ FORMAT = "i2a_keras.env_model_transitions"
 FORMAT_VERSION = 2
 FRAME_KEYS = ("obs", "next_obs")
 ARRAY_KEYS = ("obs", "actions", "rewards", "next_obs", "terminated", "truncated", "episode", "step")
+EVENT_KEY = "events"  # MiniPacman only
 _DTYPES = {"obs": np.uint8, "next_obs": np.uint8, "actions": np.uint8, "rewards": np.float32,
+           EVENT_KEY: np.uint8,
            "terminated": np.bool_, "truncated": np.bool_, "episode": np.int64, "step": np.int32}
 
 __all__ = ["CollectConfig", "collect", "load_transitions", "open_transitions", "TransitionStore",
@@ -58,9 +67,12 @@ __all__ = ["CollectConfig", "collect", "load_transitions", "open_transitions", "
            "FORMAT_VERSION"]
 
 
-def palette_for(observation: str):
+def palette_for(observation: str, game: str = "sokoban"):
     """The fixed colour palette of an observation kind (``None`` for one-hot grids)."""
     from i2a_keras.envs import observations
+    if game == "minipacman":
+        from i2a_keras.envs.minipacman_core import PALETTE_UINT8
+        return np.asarray(PALETTE_UINT8, np.uint8)
     if observation == "one_hot":
         return None
     if observation == "tiny_rgb":
@@ -86,10 +98,13 @@ class CollectConfig:
     (same dynamics) get an equal share of ``num_transitions``. ``policy``: ``"random"`` (uniform
     actions) or ``"agent"`` (the model-free checkpoint ``agent_checkpoint``, sampling its policy);
     with ``epsilon`` > 0 each action is uniform-random with that probability. ``split``: ``"train"``
-    uses ``env.train_seed`` levels, ``"eval"`` the held-out ``env.eval_seed`` levels."""
+    uses ``env.train_seed`` levels, ``"eval"`` the held-out ``env.eval_seed`` levels.
+    MiniPacman (``env.game="minipacman"``): ``tasks`` (default: all five) get equal shares instead
+    of ``box_counts`` (a Sokoban setting, unused there)."""
 
     env: EnvConfig = field(default_factory=EnvConfig)
     box_counts: tuple = (1, 2)
+    tasks: tuple = ()
     num_transitions: int = 200_000
     num_envs: int = 32
     policy: str = "random"
@@ -102,6 +117,15 @@ class CollectConfig:
 
     def __post_init__(self):
         self.box_counts = tuple(int(b) for b in self.box_counts)
+        self.tasks = tuple(str(t) for t in self.tasks)
+        if self.tasks and self.env.game != "minipacman":
+            raise ValueError("tasks is a MiniPacman setting (env.game=minipacman)")
+        if self.env.game == "minipacman":
+            from i2a_keras.envs.minipacman_core import TASKS
+            self.tasks = self.tasks or tuple(TASKS)
+            unknown = [t for t in self.tasks if t not in TASKS]
+            if unknown:
+                raise ValueError(f"unknown MiniPacman task(s) {unknown}; choose from {tuple(TASKS)}")
         if not self.box_counts or min(self.box_counts) < 1:
             raise ValueError(f"box_counts must be a non-empty tuple of counts >= 1, got {self.box_counts}")
         if self.num_transitions < len(self.box_counts) or self.num_envs < 1 or self.shard_size < 1:
@@ -132,7 +156,15 @@ def collect_preset(name: str) -> CollectConfig:
     if name == "paper":
         return CollectConfig(env=EnvConfig(dim_room=(10, 10), num_boxes=4, max_steps=120, observation="rgb"),
                              box_counts=(4,), num_transitions=1_000_000, num_envs=64, shard_size=20_000)
-    raise ValueError(f"unknown collect preset {name!r}; choose from ['boxoban', 'paper', 'small', 'tiny']")
+    if name.startswith("minipacman"):  # all five tasks (Sec. 5: one env model for every task)
+        from i2a_keras.training.config import model_free_preset
+        env = model_free_preset(name).env
+        size = {"minipacman_tiny": (1_000, 8, 600), "minipacman": (250_000, 50, 50_000),
+                "minipacman_paper": (2_000_000, 100, 100_000)}[name]
+        return CollectConfig(env=env, num_transitions=size[0], num_envs=size[1], shard_size=size[2],
+                             progress=name != "minipacman_tiny")
+    raise ValueError(f"unknown collect preset {name!r}; choose from ['boxoban', 'paper', 'small', "
+                     "'tiny', 'minipacman_tiny', 'minipacman', 'minipacman_paper']")
 
 
 class _Policy:
@@ -173,8 +205,8 @@ def _final_obs(info: dict, obs: np.ndarray, done: np.ndarray) -> np.ndarray:
     return out
 
 
-def _write_shard(out_dir: str, index: int, chunk: dict, num_boxes: int) -> dict:
-    arrays = {k: np.concatenate(chunk[k], axis=0) for k in ARRAY_KEYS}  # each (T, N, ...)
+def _write_shard(out_dir: str, index: int, chunk: dict, label: dict) -> dict:
+    arrays = {k: np.concatenate(v, axis=0) for k, v in chunk.items()}  # each (T, N, ...)
     n_steps, n_envs = arrays["actions"].shape[:2]
     flat = {k: np.swapaxes(v, 0, 1).reshape((n_steps * n_envs,) + v.shape[2:]) for k, v in arrays.items()}
     order = np.argsort(flat["episode"], kind="stable")  # env-major, then episode-contiguous, time order
@@ -182,7 +214,7 @@ def _write_shard(out_dir: str, index: int, chunk: dict, num_boxes: int) -> dict:
     os.makedirs(os.path.join(out_dir, name))
     for key, value in flat.items():
         np.save(os.path.join(out_dir, name, f"{key}.npy"), value[order].astype(_DTYPES[key], copy=False))
-    return {"dir": name, "num_transitions": int(len(order)), "num_boxes": int(num_boxes)}
+    return {"dir": name, "num_transitions": int(len(order)), **label}
 
 
 def _write_metadata(out_dir: str, meta: dict) -> None:
@@ -202,9 +234,14 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
         raise ValueError(f"{out_dir!r} already holds a data set; choose a new --out directory")
     os.makedirs(out_dir, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
-    palette = palette_for(cfg.env.observation)
+    minipacman = cfg.env.game == "minipacman"
+    palette = palette_for(cfg.env.observation, cfg.env.game)
+    observation = "tiny_rgb" if minipacman else cfg.env.observation  # the env model's frame kind
+    keys = ARRAY_KEYS + ((EVENT_KEY,) if minipacman else ())
+    labels = ([{"task": t} for t in cfg.tasks] if minipacman else
+              [{"num_boxes": int(b)} for b in cfg.box_counts])
     shards, parts, reward_counts = [], [], {}
-    per_part = [cfg.num_transitions // len(cfg.box_counts)] * len(cfg.box_counts)
+    per_part = [cfg.num_transitions // len(labels)] * len(labels)
     per_part[-1] += cfg.num_transitions - sum(per_part)
     level_seed = cfg.env.train_seed if cfg.split == "train" else cfg.env.eval_seed
     episode_base = 0
@@ -212,8 +249,8 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
     start = time.time()
     bar = tqdm(total=cfg.num_transitions, desc=f"collect ({cfg.policy})", unit="tr", disable=not cfg.progress)
     policy = None
-    for part, (num_boxes, budget) in enumerate(zip(cfg.box_counts, per_part)):
-        env_cfg = dataclasses.replace(cfg.env, num_boxes=num_boxes)
+    for part, (label, budget) in enumerate(zip(labels, per_part)):
+        env_cfg = dataclasses.replace(cfg.env, **label)
         env = make_env(env_cfg, cfg.num_envs, cfg.split, seed=level_seed + 7919 * part)
         obs, _ = env.reset(seed=level_seed + 7919 * part)
         obs = np.asarray(obs)
@@ -224,7 +261,7 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
         episode = episode_base + np.arange(cfg.num_envs, dtype=np.int64)
         next_episode = episode_base + cfg.num_envs
         step = np.zeros(cfg.num_envs, np.int32)
-        chunk = {k: [] for k in ARRAY_KEYS}
+        chunk = {k: [] for k in keys}
         chunk_size = done_part = 0
         while done_part < budget:
             actions = policy(obs)
@@ -234,8 +271,10 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
             done = terminated | truncated
             real_next = _final_obs(info, next_obs, done)
             rewards = np.asarray(rewards, np.float32)
-            obs_c = frame_classes(obs, cfg.env.observation, palette)  # compact storage, see above
-            next_c = frame_classes(real_next, cfg.env.observation, palette)
+            obs_c = frame_classes(obs, observation, palette)  # compact storage, see above
+            next_c = frame_classes(real_next, observation, palette)
+            if minipacman:
+                chunk[EVENT_KEY].append(np.asarray(info["events"], np.uint8)[None])
             frame_shape = obs_c.shape[1:]
             for key, value in (("obs", obs_c), ("actions", actions.astype(np.uint8)), ("rewards", rewards),
                                ("next_obs", next_c), ("terminated", terminated),
@@ -252,20 +291,21 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
             done_part += cfg.num_envs
             bar.update(cfg.num_envs)
             if chunk_size >= cfg.shard_size or done_part >= budget:
-                shards.append(_write_shard(out_dir, len(shards), chunk, num_boxes))
-                chunk = {k: [] for k in ARRAY_KEYS}
+                shards.append(_write_shard(out_dir, len(shards), chunk, label))
+                chunk = {k: [] for k in keys}
                 chunk_size = 0
         env.close()
         episode_base = next_episode
-        parts.append({"num_boxes": num_boxes, "num_transitions": done_part, "env": config_to_dict(env_cfg)})
+        parts.append({**label, "num_transitions": done_part, "env": config_to_dict(env_cfg)})
     bar.close()
-    reward_classes(np.array([float(r) for r in reward_counts]))  # every reward is in the model's set
+    if not minipacman:
+        reward_classes(np.array([float(r) for r in reward_counts]))  # every reward is in the model's set
     meta = {
-        "format": FORMAT, "format_version": FORMAT_VERSION,
-        "observation": cfg.env.observation, "obs_shape": list(obs_shape),
+        "format": FORMAT, "format_version": FORMAT_VERSION, "game": cfg.env.game,
+        "observation": observation, "obs_shape": list(obs_shape),
         "frame_shape": list(frame_shape), "frame_encoding": "classes",
         "action_set": cfg.env.action_set, "num_actions": num_actions,
-        "reward_values": list(SOKOBAN_REWARD_VALUES),
+        "reward_values": None if minipacman else list(SOKOBAN_REWARD_VALUES),
         "palette": None if palette is None else palette.tolist(),
         "policy": {"kind": cfg.policy, "checkpoint": cfg.agent_checkpoint, "epsilon": cfg.epsilon},
         "split": cfg.split, "seed": cfg.seed, "collect_config": config_to_dict(cfg),
@@ -273,6 +313,9 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
         "reward_counts": dict(sorted(reward_counts.items(), key=lambda kv: float(kv[0]))),
         "seconds": round(time.time() - start, 1), "shards": shards,
     }
+    if minipacman:
+        from i2a_keras.envs.minipacman_core import EVENTS
+        meta.update(events=list(EVENTS), tasks=list(cfg.tasks))
     _write_metadata(out_dir, meta)
     return meta
 
@@ -347,24 +390,28 @@ class TransitionStore:
         self._args = (list(data_dirs), max_transitions)
         self.meta = None
         self._frames = {k: [] for k in FRAME_KEYS}
-        columns = {k: [] for k in ARRAY_KEYS if k not in FRAME_KEYS}
+        columns = None
         sizes, offset, total = [], 0, 0
         for d in data_dirs:
             meta = read_metadata(d)
             if self.meta is None:
                 self.meta = meta
-            for key in ("observation", "obs_shape", "frame_shape", "action_set", "num_actions"):
-                if meta[key] != self.meta[key]:
-                    raise ValueError(f"data sets disagree on {key}: {self.meta[key]!r} vs {meta[key]!r} ({d})")
+                keys = ARRAY_KEYS + ((EVENT_KEY,) if meta.get("events") else ())
+                columns = {k: [] for k in keys if k not in FRAME_KEYS}
+            for key in ("observation", "obs_shape", "frame_shape", "action_set", "num_actions",
+                        "events"):
+                if meta.get(key) != self.meta.get(key):
+                    raise ValueError(f"data sets disagree on {key}: {self.meta.get(key)!r} vs "
+                                     f"{meta.get(key)!r} ({d})")
             max_episode = -1
             for shard in meta["shards"]:
                 if max_transitions is not None and total >= max_transitions:
                     break
                 n = int(shard["num_transitions"])
                 keep = n if max_transitions is None else min(n, max_transitions - total)
-                arrays = {k: self._open(d, shard["dir"], k, (n,) + (tuple(meta["frame_shape"])
-                                                                     if k in FRAME_KEYS else ()))
-                          for k in ARRAY_KEYS}
+                shapes = {**{k: tuple(meta["frame_shape"]) for k in FRAME_KEYS},
+                          EVENT_KEY: (len(meta.get("events") or ()),)}
+                arrays = {k: self._open(d, shard["dir"], k, (n,) + shapes.get(k, ())) for k in keys}
                 for key in FRAME_KEYS:
                     self._frames[key].append(arrays[key][:keep])
                 for key in columns:

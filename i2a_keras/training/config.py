@@ -22,12 +22,24 @@ from i2a_keras.models.model_free import ModelFreeConfig
 
 __all__ = ["EnvConfig", "RunConfig", "EvalConfig", "ActorCriticConfig", "apply_override",
            "apply_overrides", "config_to_dict", "config_from_dict", "config_keys", "parse_value",
-           "model_free_preset", "MODEL_FREE_PRESETS", "save_config", "check_finite_config"]
+           "model_free_preset", "MODEL_FREE_PRESETS", "GAMES", "minipacman_env", "save_config", "check_finite_config"]
+
+
+GAMES = ("sokoban", "minipacman")
+# Fields that only Sokoban reads; a MiniPacman config must leave them at their defaults.
+SOKOBAN_ONLY_FIELDS = ("dim_room", "num_boxes", "action_set", "levels", "eval_levels",
+                       "holdout_fraction")
 
 
 @dataclass
 class EnvConfig:
-    """Sokoban settings passed to :func:`i2a_keras.envs.make_vec` (see docs/design.md).
+    """Environment settings: Sokoban (Sec. 4) or MiniPacman (Sec. 5), see docs/design.md.
+
+    ``game="minipacman"`` plays the MiniPacman ``task`` (regular, avoid, hunt, ambush, rush) on
+    ``uint8`` RGB frames (``observation="rgb"``, 15x19x3, 5 actions); ``max_steps`` is its episode
+    cap and ``train_seed``/``eval_seed`` seed the training and evaluation games (MiniPacman levels
+    are drawn at random, so the two differ by their random streams only). The Sokoban-only fields
+    (:data:`SOKOBAN_ONLY_FIELDS`) must keep their defaults then.
 
     Training envs draw levels from the ``"train"`` split and evaluation envs from the held-out
     ``"eval"`` split of the level source (disjoint by level content, ``holdout_fraction``);
@@ -36,6 +48,8 @@ class EnvConfig:
     every level of ``levels`` and evaluation every level of ``eval_levels``.
     """
 
+    game: str = "sokoban"
+    task: str = ""
     dim_room: tuple = (7, 7)
     num_boxes: int = 2
     max_steps: int = 50
@@ -49,6 +63,13 @@ class EnvConfig:
 
     def __post_init__(self):
         self.dim_room = tuple(int(v) for v in self.dim_room)
+        if self.game not in GAMES:
+            raise ValueError(f"env.game must be one of {GAMES}, got {self.game!r}")
+        if self.game == "minipacman":
+            self._check_minipacman()
+        elif self.task:
+            raise ValueError(f"env.task={self.task!r} is a MiniPacman setting; Sokoban has no tasks "
+                             "(set env.game=minipacman)")
         if len(self.dim_room) != 2 or min(self.dim_room) < 3:
             raise ValueError(f"env.dim_room must be two sizes >= 3, got {self.dim_room}")
         if self.num_boxes < 1 or self.max_steps < 1:
@@ -64,6 +85,21 @@ class EnvConfig:
                 check_level_spec(spec)
             except ValueError as exc:
                 raise ValueError(f"env.{key}: {exc}") from exc
+
+    def _check_minipacman(self):
+        from i2a_keras.envs.minipacman_core import TASKS
+
+        if self.task not in TASKS:
+            raise ValueError(f"env.task must be a MiniPacman task {tuple(TASKS)} with "
+                             f"env.game=minipacman, got {self.task!r}")
+        if self.observation != "rgb":
+            raise ValueError(f"MiniPacman agents see uint8 RGB frames: env.observation must be 'rgb', "
+                             f"got {self.observation!r}")
+        default = EnvConfig()
+        changed = [k for k in SOKOBAN_ONLY_FIELDS if getattr(self, k) != getattr(default, k)]
+        if changed:
+            raise ValueError(f"{', '.join('env.' + k for k in changed)}: Sokoban setting(s), not "
+                             "used by env.game=minipacman (leave them at their defaults)")
 
 
 @dataclass
@@ -192,13 +228,53 @@ def _model_free_boxoban() -> ActorCriticConfig:
         eval=EvalConfig(num_levels=1000, num_envs=200, interval_frames=2_500_000))
 
 
+def minipacman_env(task: str = "regular", max_steps: int = 300) -> EnvConfig:
+    """MiniPacman ``task`` (Sec. 5) on 15x19 RGB frames, 5 actions, episodes cut at ``max_steps``."""
+    return EnvConfig(game="minipacman", task=task, max_steps=max_steps, observation="rgb")
+
+
+def _model_free_minipacman_tiny() -> ActorCriticConfig:
+    return ActorCriticConfig(
+        env=minipacman_env("regular", max_steps=30),
+        model=ModelFreeConfig(conv_filters=(8,), fc_units=32),
+        a2c=A2CConfig(num_envs=8, num_steps=5),
+        run=RunConfig(total_frames=1_000, log_interval_frames=200, checkpoint_interval_frames=400,
+                      progress=False),
+        eval=EvalConfig(num_levels=8, num_envs=8, gif=True))
+
+
+def _model_free_minipacman() -> ActorCriticConfig:
+    return ActorCriticConfig(
+        env=minipacman_env("regular", max_steps=300),
+        a2c=A2CConfig(num_envs=32, num_steps=5, learning_rate=7e-4),
+        run=RunConfig(total_frames=2_000_000, log_interval_frames=20_000,
+                      checkpoint_interval_frames=200_000),
+        eval=EvalConfig(num_levels=100, num_envs=50, interval_frames=500_000))
+
+
+def _model_free_minipacman_paper() -> ActorCriticConfig:
+    # The reference's episode cap (frame_cap 3000); A2C settings of the paper preset.
+    return ActorCriticConfig(
+        env=minipacman_env("regular", max_steps=3000),
+        a2c=A2CConfig(num_envs=64, num_steps=5, optimizer="adam", learning_rate=4e-4,
+                      lr_schedule="linear", gamma=0.99, value_coef=0.25),
+        run=RunConfig(total_frames=40_000_000, log_interval_frames=200_000,
+                      checkpoint_interval_frames=2_000_000),
+        eval=EvalConfig(num_levels=200, num_envs=100, interval_frames=5_000_000))
+
+
 MODEL_FREE_PRESETS = {"tiny": _model_free_tiny, "small": _model_free_small,
-                      "boxoban": _model_free_boxoban, "paper": _model_free_paper}
+                      "boxoban": _model_free_boxoban, "paper": _model_free_paper,
+                      "minipacman_tiny": _model_free_minipacman_tiny,
+                      "minipacman": _model_free_minipacman,
+                      "minipacman_paper": _model_free_minipacman_paper}
 
 
 def model_free_preset(name: str) -> ActorCriticConfig:
     """``tiny`` (tests, seconds), ``small`` (CPU, 7x7 / 2 boxes), ``boxoban`` (10x10 / 4 boxes,
-    one-hot, Boxoban levels) or ``paper`` (GPU, 80x80 RGB)."""
+    one-hot, Boxoban levels), ``paper`` (GPU, 80x80 RGB), ``minipacman`` (CPU, MiniPacman regular,
+    300-step episodes), ``minipacman_tiny`` (tests) or ``minipacman_paper`` (GPU, 3000-step episodes); pick the MiniPacman task
+    with ``--set env.task=hunt``."""
     if name not in MODEL_FREE_PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {sorted(MODEL_FREE_PRESETS)}")
     return MODEL_FREE_PRESETS[name]()

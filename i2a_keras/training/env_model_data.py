@@ -34,7 +34,8 @@ class TransitionBatches(keras.utils.PyDataset):
 
     Item ``i`` is the batch of global step ``start_step + i``, for ``num_steps`` items. ``obs`` is
     in the env's encoding (uint8), ``actions`` int32, ``frame`` the next frame's classes (uint8
-    ``(B, H', W')``) and ``reward`` the reward's class in ``reward_values`` (int32). ``workers``,
+    ``(B, H', W')``) and ``reward`` the reward's class in ``reward_values`` (int32), or for
+    MiniPacman data ``events``, the event count classes ``(B, 5)`` (int32). ``workers``,
     ``use_multiprocessing`` and ``max_queue_size`` are ``PyDataset``'s (prefetching in threads or
     processes; the order does not depend on them).
     """
@@ -49,7 +50,13 @@ class TransitionBatches(keras.utils.PyDataset):
             raise ValueError("the transition data set is empty")
         self.store, self.batch_size, self.seed = store, int(batch_size), int(seed)
         self.start_step, self.num_steps = int(start_step), int(num_steps)
-        self.reward_targets = reward_classes(store.columns["rewards"], reward_values)
+        # MiniPacman data (Sec. 5) carries event counts: those are the targets, not the task rewards.
+        self.target_key = "events" if "events" in store.columns else "reward"
+        if self.target_key == "events":
+            from i2a_keras.models.minipacman_env_model import event_targets
+            self.targets = event_targets(store.columns["events"], reward_values)
+        else:
+            self.targets = reward_classes(store.columns["rewards"], reward_values)
         self._orders: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -89,5 +96,5 @@ class TransitionBatches(keras.utils.PyDataset):
         store = self.store
         x = {"obs": decode_frames(store.frame_classes("obs", rows), store.observation, store.palette),
              "actions": store.columns["actions"][rows].astype(np.int32)}
-        y = {"frame": store.frame_classes("next_obs", rows), "reward": self.reward_targets[rows]}
+        y = {"frame": store.frame_classes("next_obs", rows), self.target_key: self.targets[rows]}
         return x, y

@@ -11,6 +11,12 @@ Metrics (all on data from levels never used for training):
   ``rollout_frame_acc[k]`` and ``rollout_reward_acc[k]`` compare the k-th imagined step with the
   real one;
 * :func:`save_rollout_figure`: real vs imagined frames rendered with the env's sprites.
+
+A MiniPacman model (:class:`~i2a_keras.models.minipacman_env_model.MiniPacmanEnvModel`, Sec. 5)
+predicts event counts instead of one reward: :func:`evaluate_env_model` then reports, for each
+event of ``EVENTS``, ``event_acc/NAME`` (all steps), ``event_acc_when/NAME`` (the steps on which
+the event happens: a model that never predicts it scores 0) and ``event_steps/NAME``; ``events_acc``
+(all five counts right, hence every task's reward right) and ``rollout_events_acc[k]``.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ import keras
 import numpy as np
 
 from i2a_keras.models.env_model import frame_classes, reward_classes, step_penalty_class
+from i2a_keras.models.minipacman_env_model import event_targets
 
 __all__ = ["evaluate_env_model", "rollout_windows", "imagine_open_loop", "save_rollout_figure",
            "frames_to_rgb"]
@@ -29,9 +36,14 @@ def _classes(model, obs):
     return frame_classes(obs, model.observation, model.palette)
 
 
+def _predicts_events(model) -> bool:
+    return hasattr(model, "predict_events")
+
+
 class _OneStep(keras.Model):
-    """``predict_next`` of an env model as a Keras model, so that ``predict_on_batch`` runs it
-    compiled on any backend (``tf.function`` or ``jax.jit``)."""
+    """``predict_next`` (or, for an event model, ``predict_events``) of an env model as a Keras
+    model, so that ``predict_on_batch`` runs it compiled on any backend (``tf.function`` or
+    ``jax.jit``)."""
 
     def __init__(self, env_model, **kwargs):
         super().__init__(**kwargs)
@@ -39,14 +51,16 @@ class _OneStep(keras.Model):
         self.built = True
 
     def call(self, inputs):
-        return self.env_model.predict_next(inputs["obs"], inputs["actions"])
+        step = self.env_model.predict_events if _predicts_events(self.env_model) else self.env_model.predict_next
+        return step(inputs["obs"], inputs["actions"])
 
 
 _PREDICTORS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _batched_predict(model, obs, actions, batch_size=512):
-    """Argmax next frames (input encoding) and reward values for arrays ``obs``, ``actions``."""
+    """Argmax next frames (input encoding) and reward values (event counts ``(B, 5)`` for an event
+    model) for arrays ``obs``, ``actions``."""
     if model not in _PREDICTORS:
         _PREDICTORS[model] = _OneStep(model, name="env_model_one_step")
     predictor = _PREDICTORS[model]
@@ -101,9 +115,6 @@ def evaluate_env_model(model, data: dict, rollout_k: int = 5, max_samples: int =
     cur_c, tgt_c, pred_c = _classes(model, obs), _classes(model, next_obs), _classes(model, pred)
     correct = pred_c == tgt_c
     changed = tgt_c != cur_c
-    r_idx = reward_classes(data["rewards"][idx], model.reward_values)
-    pred_r_idx = reward_classes(pred_r, model.reward_values) if model.predict_reward else None
-    nonstep = r_idx != step_penalty_class(model.reward_values)
     metrics = {
         "samples": int(len(idx)),
         "cell_acc": float(correct.mean()),
@@ -111,7 +122,12 @@ def evaluate_env_model(model, data: dict, rollout_k: int = 5, max_samples: int =
         "changed_cells_per_frame": float(changed.reshape(len(idx), -1).sum(1).mean()),
         "frame_acc": float(correct.reshape(len(idx), -1).all(1).mean()),
     }
-    if pred_r_idx is not None:
+    if _predicts_events(model):
+        metrics.update(_event_metrics(model, data["events"][idx], pred_r))
+    elif model.predict_reward:
+        r_idx = reward_classes(data["rewards"][idx], model.reward_values)
+        pred_r_idx = reward_classes(pred_r, model.reward_values)
+        nonstep = r_idx != step_penalty_class(model.reward_values)
         metrics["reward_acc"] = float((pred_r_idx == r_idx).mean())
         metrics["reward_acc_nonstep"] = float((pred_r_idx == r_idx)[nonstep].mean()) if nonstep.any() else float("nan")
         metrics["nonstep_rewards"] = int(nonstep.sum())
@@ -126,11 +142,30 @@ def evaluate_env_model(model, data: dict, rollout_k: int = 5, max_samples: int =
         ok = (real == imag).reshape(len(starts), rollout_k, -1)
         metrics["rollout_cell_acc"] = [float(v) for v in ok.mean(axis=(0, 2))]
         metrics["rollout_frame_acc"] = [float(v) for v in ok.all(axis=2).mean(axis=0)]
-        if model.predict_reward:
+        if _predicts_events(model):
+            real_e = event_targets(data["events"][rows], model.reward_values)
+            metrics["rollout_events_acc"] = [float(v) for v in
+                                             (rewards == real_e).all(axis=-1).mean(axis=0)]
+        elif model.predict_reward:
             real_r = reward_classes(data["rewards"][rows], model.reward_values)
             metrics["rollout_reward_acc"] = [float(v) for v in
                                              (reward_classes(rewards, model.reward_values) == real_r).mean(0)]
     return metrics
+
+
+def _event_metrics(model, events: np.ndarray, predicted: np.ndarray) -> dict:
+    """Per-event accuracies of predicted counts (see the module docstring)."""
+    from i2a_keras.envs.minipacman_core import EVENTS
+
+    real = event_targets(events, model.reward_values)
+    ok = np.asarray(predicted).astype(np.int64) == real
+    out = {"events_acc": float(ok.all(axis=1).mean())}
+    for e, name in enumerate(EVENTS):
+        happens = real[:, e] > 0
+        out[f"event_acc/{name}"] = float(ok[:, e].mean())
+        out[f"event_acc_when/{name}"] = float(ok[happens, e].mean()) if happens.any() else float("nan")
+        out[f"event_steps/{name}"] = int(happens.sum())
+    return out
 
 
 def frames_to_rgb(frames: np.ndarray, observation: str) -> np.ndarray:
@@ -164,8 +199,16 @@ def save_rollout_figure(model, data: dict, path: str, k: int = 5, num_rows: int 
     frames, rewards = imagine_open_loop(model, data["obs"][chosen], data["actions"][rows].astype(np.int32))
     real = np.concatenate([data["obs"][chosen][:, None], data["next_obs"][rows]], 1)
     imag = np.concatenate([data["obs"][chosen][:, None], frames], 1)
-    real_rgb, imag_rgb = frames_to_rgb(real, model.observation), frames_to_rgb(imag, model.observation)
-    names = _action_names(int(model.num_actions))
+    if _predicts_events(model):  # MiniPacman: colours at 8 px per cell; rewards of the model's task
+        from i2a_keras.envs.minipacman_core import ACTIONS, TASKS
+        real_rgb, imag_rgb = (np.repeat(np.repeat(f, 8, axis=-3), 8, axis=-2) for f in (real, imag))
+        names = ACTIONS
+        weights = np.asarray(TASKS[model.task].weights)
+        rewards, real_rewards = rewards @ weights, data["events"][rows] @ weights
+    else:
+        real_rewards = data["rewards"][rows]
+        real_rgb, imag_rgb = frames_to_rgb(real, model.observation), frames_to_rgb(imag, model.observation)
+        names = _action_names(int(model.num_actions))
     fig = Figure(figsize=(1.6 * (k + 1), 1.75 * 2 * num_rows))
     axes = fig.subplots(2 * num_rows, k + 1)
     for r in range(num_rows):
@@ -178,7 +221,7 @@ def save_rollout_figure(model, data: dict, path: str, k: int = 5, num_rows: int 
                 if t == 0:
                     ax.set_ylabel(label, fontsize=8)
                 if t > 0:
-                    rew = data["rewards"][rows[r, t - 1]] if j == 0 else rewards[r, t - 1]
+                    rew = real_rewards[r, t - 1] if j == 0 else rewards[r, t - 1]
                     act = names[int(data["actions"][rows[r, t - 1]])] if j == 0 else ""
                     wrong = j == 1 and not np.array_equal(real[r, t], imag[r, t])
                     ax.set_title(f"{act} r={rew:+.1f}" + (" (x)" if wrong else ""), fontsize=7,

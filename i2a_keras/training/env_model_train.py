@@ -100,7 +100,9 @@ class EnvModelTrainConfig:
 
 def env_model_preset(name: str) -> EnvModelTrainConfig:
     """``tiny`` (tests, seconds), ``small`` (CPU, 7x7 one-hot, compact model), ``boxoban`` (the
-    compact model on 10x10 one-hot Boxoban data), ``paper`` (GPU)."""
+    compact model on 10x10 one-hot Boxoban data), ``paper`` (GPU); MiniPacman (frames + events,
+    :mod:`i2a_keras.models.minipacman_env_model`): ``minipacman_tiny`` (tests), ``minipacman``
+    (CPU, 32 channels) and ``minipacman_paper`` (GPU, the paper-size trunk)."""
     if name == "tiny":
         return EnvModelTrainConfig(model=EnvModelConfig.preset("tiny"), batch_size=32, eval_samples=300,
                                    eval_windows=50, rollout_k=3, figure=False,
@@ -111,15 +113,37 @@ def env_model_preset(name: str) -> EnvModelTrainConfig:
     if name == "boxoban":  # the compact model on 10x10 one-hot frames (shape taken from the data)
         return EnvModelTrainConfig(run=RunConfig(total_frames=4_000_000, log_interval_frames=40_000,
                                                  checkpoint_interval_frames=400_000))
+    if name.startswith("minipacman"):  # one model for all five tasks: frames + events (Sec. 5)
+        from i2a_keras.models.minipacman_env_model import minipacman_env_model_config
+        if name == "minipacman_tiny":
+            return EnvModelTrainConfig(model=minipacman_env_model_config("tiny"), batch_size=32,
+                                       eval_samples=300, eval_windows=50, rollout_k=3, figure=False,
+                                       run=RunConfig(total_frames=1_600, log_interval_frames=320,
+                                                     checkpoint_interval_frames=800, progress=False))
+        if name == "minipacman":
+            return EnvModelTrainConfig(model=minipacman_env_model_config("small"),
+                                       run=RunConfig(total_frames=2_000_000, log_interval_frames=20_000,
+                                                     checkpoint_interval_frames=200_000))
+        return EnvModelTrainConfig(model=minipacman_env_model_config("paper_size"), learning_rate=5e-4,
+                                   data_workers=4,
+                                   run=RunConfig(total_frames=20_000_000, log_interval_frames=100_000,
+                                                 checkpoint_interval_frames=1_000_000))
     if name == "paper":
         return EnvModelTrainConfig(model=EnvModelConfig.preset("paper"),
                                    batch_size=64, learning_rate=5e-4, data_workers=4,
                                    run=RunConfig(total_frames=20_000_000, log_interval_frames=100_000,
                                                  checkpoint_interval_frames=1_000_000))
-    raise ValueError(f"unknown env-model preset {name!r}; choose from ['boxoban', 'paper', 'small', 'tiny']")
+    raise ValueError(f"unknown env-model preset {name!r}; choose from ['boxoban', 'paper', 'small', "
+                     "'tiny', 'minipacman_tiny', 'minipacman', 'minipacman_paper']")
 
 
 def _model_cfg_from_data(cfg: EnvModelTrainConfig, meta: dict) -> EnvModelConfig:
+    from i2a_keras.models.minipacman_env_model import EVENT_COUNT_VALUES
+    if bool(meta.get("events")) != (tuple(cfg.model.reward_values) == EVENT_COUNT_VALUES):
+        kind = "MiniPacman (event)" if meta.get("events") else "Sokoban (reward)"
+        raise ValueError(f"the data are {kind} transitions but the model config is not: use the "
+                         f"{'minipacman' if meta.get('events') else 'tiny/small/boxoban/paper'} "
+                         "env-model presets for them")
     palette = None if meta.get("palette") is None else tuple(tuple(c) for c in meta["palette"])
     return dataclasses.replace(cfg.model, observation=meta["observation"], obs_shape=tuple(meta["obs_shape"]),
                                num_actions=int(meta["num_actions"]), palette=palette)
@@ -270,8 +294,10 @@ def _build_or_resume(cfg: EnvModelTrainConfig, run_dir, resume: bool, num_transi
                              f"{step} steps of {cfg.batch_size}")
         model.optimizer.learning_rate = lr_schedule(cfg)  # the config's, also if total_frames changed
     else:
+        from i2a_keras.models.minipacman_env_model import EVENT_COUNT_VALUES, MiniPacmanEnvModel
         keras.utils.set_random_seed(cfg.run.seed)
-        model = EnvModel.from_env_model_config(cfg.model, name="env_model")
+        model_class = MiniPacmanEnvModel if tuple(cfg.model.reward_values) == EVENT_COUNT_VALUES else EnvModel
+        model = model_class.from_env_model_config(cfg.model, name="env_model")
         model.compile(optimizer=keras.optimizers.Adam(lr_schedule(cfg), global_clipnorm=cfg.clip_norm))
         step = 0
     return model, step
@@ -333,7 +359,7 @@ def _train_env_model(cfg: EnvModelTrainConfig, resume: bool, run_dir) -> dict:
         metrics = evaluate_env_model(m, eval_data, cfg.rollout_k, cfg.eval_samples, cfg.eval_windows,
                                      seed=cfg.run.seed)
         scalars = {f"eval/{k}": v for k, v in metrics.items() if isinstance(v, float) and np.isfinite(v)}
-        for key in ("rollout_cell_acc", "rollout_frame_acc", "rollout_reward_acc"):
+        for key in ("rollout_cell_acc", "rollout_frame_acc", "rollout_reward_acc", "rollout_events_acc"):
             for k, v in enumerate(metrics.get(key, []), start=1):
                 scalars[f"eval/{key}_{k}"] = v
         logger.log(_int(m.optimizer.iterations) * batch, scalars, file="eval.jsonl")

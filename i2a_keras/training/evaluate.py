@@ -8,6 +8,10 @@ episode ends with all boxes on targets (``info["solved"]``) within ``env.max_ste
 by ``seed`` (the env's ``eval_seed`` by default), so evaluations are reproducible;
 ``greedy=True`` acts with the arg-max action (deterministic policies can get stuck in loops).
 
+MiniPacman (Sec. 5) has no "solved": its evaluation reports the mean episode return of the run's
+task (the paper's Fig. 6 score), the mean length and the mean count of each event per episode
+(``mean_events``), on games seeded by ``eval_seed``.
+
 This module is also the ``evaluate`` subcommand: ``python -m i2a_keras.train evaluate
 --checkpoint RUN_DIR/checkpoints/latest.keras [--set eval.num_levels=1000 env.num_boxes=3]
 [--out FILE.json]``: it says which kind of checkpoint it got, plays it on the env of its run with
@@ -38,7 +42,8 @@ def _act(policy_fn, obs, greedy, rng):
 
 def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, greedy: bool = False,
                    seed: int | None = None) -> dict:
-    """Play ``num_levels`` held-out levels; returns ``solve_rate``, ``mean_return``, ``mean_length``."""
+    """Play ``num_levels`` held-out levels (episodes); returns ``mean_return``, ``mean_length`` and
+    ``solve_rate`` (Sokoban) or ``task`` and ``mean_events`` (MiniPacman)."""
     from i2a_keras.training.actor_critic import make_env
 
     if num_levels < 1:
@@ -53,32 +58,58 @@ def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, g
     obs, _ = venv.reset(seed=seed)
     ep_return = np.zeros(num_envs)
     ep_length = np.zeros(num_envs, np.int64)
-    returns, lengths, solved = [], [], []
+    ep_events = None
+    returns, lengths, solved, events = [], [], [], []
     try:
         while quota.any():
             obs, reward, terminated, truncated, info = venv.step(_act(logits_fn, obs, greedy, rng))
             ep_return += reward
             ep_length += 1
+            if "events" in info:
+                ep_events = info["events"] + (0 if ep_events is None else ep_events)
             for i in np.flatnonzero(terminated | truncated):
                 if quota[i] > 0:
                     quota[i] -= 1
                     returns.append(float(ep_return[i]))
                     lengths.append(int(ep_length[i]))
-                    solved.append(bool(info["solved"][i]))
+                    if "solved" in info:
+                        solved.append(bool(info["solved"][i]))
+                    if ep_events is not None:
+                        events.append(ep_events[i].copy())
                 ep_return[i] = 0.0
                 ep_length[i] = 0
+                if ep_events is not None:
+                    ep_events[i] = 0
     finally:
         venv.close()
-    return {"solve_rate": float(np.mean(solved)), "mean_return": float(np.mean(returns)),
-            "mean_length": float(np.mean(lengths)), "num_levels": len(solved),
-            "greedy": bool(greedy)}
+    result = {"mean_return": float(np.mean(returns)), "mean_length": float(np.mean(lengths)),
+              "num_levels": len(returns), "greedy": bool(greedy)}
+    if env.game == "minipacman":
+        from i2a_keras.envs.minipacman_core import EVENTS
+
+        result["task"] = env.task
+        result["mean_events"] = dict(zip(EVENTS, np.mean(events, axis=0).round(4).tolist()))
+    else:
+        result["solve_rate"] = float(np.mean(solved))
+    return result
+
+
+def _frame_rgb(obs, env: EnvConfig) -> np.ndarray:
+    """RGB images of a batch of observations: gym-sokoban sprites (16 px per tile) or MiniPacman's
+    colours at 8 px per cell (``MiniPacmanEnv.render``)."""
+    if env.game == "minipacman":
+        from i2a_keras.envs.minipacman import RENDER_PIXELS
+
+        return np.repeat(np.repeat(obs, RENDER_PIXELS, axis=-3), RENDER_PIXELS, axis=-2)
+    from i2a_keras.envs.observations import observation_to_rooms, render_rgb
+
+    return render_rgb(observation_to_rooms(obs, env.observation))
 
 
 def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: int | None = None,
                        fps: float = 4.0, episodes: int = 1) -> str:
-    """Play ``episodes`` consecutive held-out levels and save them as one GIF (gym-sokoban
-    sprites, 16 px per tile); each episode's last frame is held for a second."""
-    from i2a_keras.envs.observations import observation_to_rooms, render_rgb
+    """Play ``episodes`` consecutive held-out levels and save them as one GIF (:func:`_frame_rgb`);
+    each episode's last frame is held for a second."""
     from i2a_keras.training.actor_critic import make_env
     from i2a_keras.training.media import save_gif
 
@@ -89,19 +120,18 @@ def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: 
     rng = np.random.default_rng(seed)
     logits_fn = make_policy_fn(agent)
     obs, _ = venv.reset(seed=seed)
-    frames = [render_rgb(observation_to_rooms(obs, env.observation))[0]]
+    frames = [_frame_rgb(obs, env)[0]]
     try:
         for episode in range(int(episodes)):
             if episode:
-                frames.append(render_rgb(observation_to_rooms(obs, env.observation))[0])
+                frames.append(_frame_rgb(obs, env)[0])
             for _ in range(env.max_steps):
                 obs, _, terminated, truncated, info = venv.step(_act(logits_fn, obs, greedy, rng))
                 if terminated[0] or truncated[0]:
-                    last_frame = render_rgb(observation_to_rooms(final_obs_rows(info, [0]),
-                                                                 env.observation))[0]
+                    last_frame = _frame_rgb(final_obs_rows(info, [0]), env)[0]
                     frames.extend([last_frame] * max(1, int(round(fps))))
                     break
-                frames.append(render_rgb(observation_to_rooms(obs, env.observation))[0])
+                frames.append(_frame_rgb(obs, env)[0])
     finally:
         venv.close()
     return save_gif(frames, path, fps=fps)
@@ -197,19 +227,18 @@ def checkpoint_kind(model, state: dict) -> str:
 
 
 def _check_agent_fits(agent, env: EnvConfig, path: str) -> None:
-    from i2a_keras.envs.core import num_actions
-    from i2a_keras.envs.observations import observation_shape
+    from i2a_keras.training.actor_critic import env_spec
 
-    shape = tuple(observation_shape(tuple(env.dim_room), env.observation))
+    shape, n_actions = env_spec(env)
     trained = getattr(agent, "observation_shape", None)
     if trained is not None and tuple(trained) != shape:
         raise ValueError(f"{path} was trained on observations of shape {tuple(trained)}; "
-                         f"env.dim_room={tuple(env.dim_room)}, env.observation={env.observation!r} "
-                         f"give {shape}")
+                         f"env.game={env.game!r}, env.dim_room={tuple(env.dim_room)}, "
+                         f"env.observation={env.observation!r} give {shape}")
     actions = getattr(agent, "num_actions", None)
-    if actions is not None and int(actions) != num_actions(env.action_set):
-        raise ValueError(f"{path} has {actions} actions; env.action_set={env.action_set!r} has "
-                         f"{num_actions(env.action_set)}")
+    if actions is not None and int(actions) != n_actions:
+        raise ValueError(f"{path} has {actions} actions; env.game={env.game!r}, "
+                         f"env.action_set={env.action_set!r} has {n_actions}")
 
 
 def run(config: EvaluateConfig, resume: bool = False, env_overrides=()) -> dict:
@@ -240,9 +269,11 @@ def run(config: EvaluateConfig, resume: bool = False, env_overrides=()) -> dict:
         env = apply_overrides(dataclasses.replace(config, env=env), env_overrides).env
     _check_agent_fits(agent, env, path)
     run_dir = _run_dir_of(path)
+    from i2a_keras.training.actor_critic import env_title
+
+    where = env_title(env) if env.game == "minipacman" else f"{env_title(env)}, levels={env.levels}"
     print(f"evaluate: {kind} agent checkpoint {os.path.abspath(path)} ({state.get('frames', '?')} "
-          f"frames{f', run {run_dir}' if run_dir else ''}) on {env.dim_room[0]}x{env.dim_room[1]} "
-          f"rooms, {env.num_boxes} box(es), levels={env.levels}", file=sys.stderr)
+          f"frames{f', run {run_dir}' if run_dir else ''}) on {where}", file=sys.stderr)
     result = evaluate_agent(agent, env, config.eval.num_levels, config.eval.num_envs,
                             greedy=config.eval.greedy, seed=config.seed)
     result.update(checkpoint=os.path.abspath(path), checkpoint_kind=kind, frames=state.get("frames"),
@@ -259,5 +290,6 @@ def run(config: EvaluateConfig, resume: bool = False, env_overrides=()) -> dict:
     if config.gif:
         result["gif"] = record_episode_gif(agent, env, config.gif, greedy=config.eval.greedy,
                                            episodes=config.gif_episodes)
-    print(json.dumps({k: result[k] for k in ("solve_rate", "mean_return", "mean_length", "num_levels")}))
+    print(json.dumps({k: result[k] for k in ("solve_rate", "task", "mean_return", "mean_length",
+                                             "num_levels") if k in result}))
     return result

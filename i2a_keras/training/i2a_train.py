@@ -8,6 +8,10 @@ config is :class:`~i2a_keras.training.config.ActorCriticConfig` with ``model`` a
 :class:`~i2a_keras.models.i2a.I2AConfig` (``model-free``: a ``ModelFreeConfig``); ``--set i2a.X``
 is an alias of ``--set model.X``. Checkpoints are self-contained ``.keras`` files: the frozen env
 model is saved inside the agent, so ``--resume RUN_DIR`` does not need ``--env-model``.
+
+MiniPacman (Sec. 5): ``--preset minipacman --set env.task=hunt`` trains on one task; the env model
+(trained on all tasks' events) imagines that task's rewards (``model.reward_task``, set from
+``env.task`` by :func:`sync_reward_task`).
 """
 from __future__ import annotations
 
@@ -21,16 +25,17 @@ from i2a_keras.models.model_free import ModelFreeConfig
 from i2a_keras.training.config import (ActorCriticConfig, apply_overrides, config_from_dict,
                                        model_free_preset)
 
-__all__ = ["I2A_AGENTS", "i2a_preset", "build_i2a_config", "add_i2a_arguments", "run_i2a", "main"]
+__all__ = ["I2A_AGENTS", "i2a_preset", "build_i2a_config", "sync_reward_task", "add_i2a_arguments",
+           "run_i2a", "main"]
 
 I2A_AGENTS = ("i2a", "i2a-copy-model", "i2a-no-reward", "model-free")
 DEFAULT_RUN_DIR = "runs/{agent}_{preset}"
 
 
 def i2a_preset(name: str, agent: str = "i2a") -> ActorCriticConfig:
-    """``tiny`` (tests), ``small`` (CPU: 7x7, 2 boxes, one-hot, 5 actions) or ``paper`` (GPU:
-    80x80 RGB, 10x10, 4 boxes, tau 5, 5 actions) for ``agent``; A2C/env/run settings are the
-    model-free presets' so that every agent kind gets the same budget."""
+    """``tiny`` (tests), ``small`` (CPU: 7x7, 2 boxes, one-hot, 5 actions), ``paper`` (GPU:
+    80x80 RGB, 10x10, 4 boxes, tau 5) or a MiniPacman preset for ``agent``; A2C/env/run settings
+    are the model-free presets' so that every agent kind gets the same budget."""
     if agent not in I2A_AGENTS:
         raise ValueError(f"unknown agent {agent!r} for the i2a subcommand; choose from {I2A_AGENTS}")
     base = model_free_preset(name)
@@ -38,6 +43,17 @@ def i2a_preset(name: str, agent: str = "i2a") -> ActorCriticConfig:
         return dataclasses.replace(base, agent="model-free")
     model = I2AConfig.preset(name)
     return dataclasses.replace(base, agent=agent, model=model)
+
+
+def sync_reward_task(config: ActorCriticConfig) -> ActorCriticConfig:
+    """An I2A imagines the rewards of the task it plays: ``model.reward_task = env.task`` on
+    MiniPacman, ``""`` on Sokoban (Sec. 5: one env model, the task's reward weights)."""
+    if not isinstance(config.model, I2AConfig):
+        return config
+    task = config.env.task if config.env.game == "minipacman" else ""
+    if config.model.reward_task == task:
+        return config
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, reward_task=task))
 
 
 def _normalise_overrides(overrides):
@@ -65,7 +81,7 @@ def build_i2a_config(preset: str = "small", agent: str = "i2a", env_model: str |
     items = _normalise_overrides(overrides)
     if agent == "model-free" and any(i.startswith("model.") and not _is_model_free_key(i) for i in items):
         raise ValueError("I2A settings (i2a.*) do not apply to --agent model-free")
-    config = apply_overrides(config, items)
+    config = sync_reward_task(apply_overrides(config, items))
     if run_dir:
         config = dataclasses.replace(config, run=dataclasses.replace(config.run, run_dir=run_dir))
     if check:
@@ -123,6 +139,7 @@ def run_i2a(args) -> dict | None:
                                               run_dir=DEFAULT_RUN_DIR.format(agent=args.agent, preset=preset),
                                               check=False),
         lambda data: config_from_dict(ActorCriticConfig, data))
+    config = sync_reward_task(config)
     if not args.resume:
         try:
             _check_env_model(config)
