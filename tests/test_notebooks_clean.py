@@ -15,6 +15,7 @@ EXPECTED = [
     "04_imagination_core_and_rollout_encoder",
     "05_i2a_agent",
     "06_full_sokoban_training",
+    "07_minipacman",
 ]
 COLAB_URL = "https://colab.research.google.com/github/i2a-keras/i2a-keras/blob/main/notebooks/{}.ipynb"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
