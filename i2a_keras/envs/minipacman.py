@@ -24,6 +24,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from .episode_stats import record_episodes
 from .minipacman_core import (ACTIONS, DEFAULT_MAX_STEPS, EVENTS, HEIGHT, NUM_ACTIONS, WIDTH,
                               MiniPacmanBatch, check_actions, get_task, task_rewards)
 
@@ -209,11 +210,7 @@ class MiniPacmanVectorEnv(VectorEnv):
         done = np.flatnonzero(terminated | truncated)
         obs = self._obs()
         if done.size:
-            mask = np.zeros(self.num_envs, bool)
-            mask[done] = True
-            info["episode"] = {"r": np.where(mask, self._returns, 0.0).astype(np.float32),
-                               "l": np.where(mask, self._lengths, 0).astype(np.int32)}
-            info["_episode"] = mask
+            mask = record_episodes(info, done, self._returns, self._lengths)
             if self.autoreset_mode == AutoresetMode.SAME_STEP:
                 final = np.zeros_like(obs)
                 final[done] = obs[done]

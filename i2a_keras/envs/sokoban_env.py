@@ -31,6 +31,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from .core import SokobanBatch, action_names, num_actions, state_to_rooms, validate_levels
+from .episode_stats import record_episodes
 from .levels import LevelSource, make_level_source
 from .observations import (OBSERVATIONS, ObservationBuffer, observation_shape, render_rgb,
                            rooms_to_observation)
@@ -333,11 +334,7 @@ class SokobanVectorEnv(VectorEnv):
             self._lengths[pending] = 0
         done = np.nonzero(terminated | truncated)[0]
         if done.size:
-            mask = np.zeros(self.num_envs, bool)
-            mask[done] = True
-            info["episode"] = {"r": np.where(mask, self._returns, 0.0).astype(np.float32),
-                               "l": np.where(mask, self._lengths, 0).astype(np.int32)}
-            info["_episode"] = mask
+            mask = record_episodes(info, done, self._returns, self._lengths)
             if self.autoreset_mode == AutoresetMode.SAME_STEP:
                 final = np.zeros((self.num_envs, *self.single_observation_space.shape), np.uint8)
                 final[done] = self._obs_buf.buf[done]
