@@ -45,12 +45,12 @@ def evaluate_box_counts(path: str, pools: dict, num_levels: int, num_envs: int, 
                         seed: int | None) -> dict:
     """Solve rate of the agent at ``path`` on the level pool of each box count."""
     from i2a_keras.training.checkpoint import load_checkpoint
-    from i2a_keras.training.evaluate import _run_env, checkpoint_kind, evaluate_agent
+    from i2a_keras.training.evaluate import checkpoint_kind, evaluate_agent, run_env_config
 
     agent, state, _ = load_checkpoint(path, compile=False)
     if checkpoint_kind(agent, state) == "env-model":
         raise SystemExit(f"{path} is an environment model, not an agent")
-    env = _run_env(path, state)
+    env = run_env_config(path, state)
     if env is None:
         raise SystemExit(f"{path} carries no training config (env settings unknown)")
     out = {"checkpoint": os.path.abspath(path), "frames": state.get("frames"), "rates": {}}

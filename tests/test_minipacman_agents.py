@@ -126,6 +126,9 @@ def test_tiny_fit_lowers_the_loss(data):
     model.fit(batches, epochs=1, shuffle=False, verbose=0)
     after = float(model.compute_loss(x, y, model(x)))
     assert after < 0.7 * before
+    # Sokoban-style targets (a reward class instead of the event counts) are refused by name
+    with pytest.raises(ValueError, match="MiniPacmanEnvModel.fit needs targets.*'events'"):
+        model.compute_loss(x, {"frame": y["frame"], "reward": y["events"][:, 0]}, model(x))
 
 
 @pytest.fixture(scope="module")

@@ -516,30 +516,44 @@ class EnvModel(_EnvModelAPI, keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The pretraining loss of Sec. 3.2 for ``fit``: ``NLL(frame) + reward_weight * NLL(reward)``
         (:func:`env_model_loss`); ``y = {"frame": (B, H', W') classes, "reward": (B,) classes}``."""
-        if not isinstance(y, dict) or set(y) != {"frame", "reward"}:
-            raise ValueError("EnvModel.fit needs targets y={'frame': frame classes (B, H', W'), "
-                             f"'reward': reward classes (B,)}}, got {type(y).__name__}")
-        if sample_weight is not None:
-            raise ValueError("EnvModel.fit does not support sample weights")
+        self._check_targets(y, sample_weight)
         if y_pred is None:
             y_pred = self(x, training=training)
         losses = env_model_loss(y_pred, y["frame"], y["reward"], self.reward_weight, self.predict_reward)
-        self.frame_nll_tracker.update_state(losses["frame_nll"])
-        self.reward_nll_tracker.update_state(losses["reward_nll"])
-        total = losses["total"]
-        if self.losses:  # regularizers, if a subclass adds any
+        return self._track_losses(losses["frame_nll"], losses["reward_nll"], losses["total"])
+
+    # ``fit`` targets: name -> what it holds (a subclass predicting other targets overrides it)
+    FIT_TARGETS = {"frame": "frame classes (B, H', W')", "reward": "reward classes (B,)"}
+
+    def _check_targets(self, y, sample_weight):
+        """``fit``'s targets must be exactly :attr:`FIT_TARGETS`, without sample weights."""
+        name = type(self).__name__
+        if not isinstance(y, dict) or set(y) != set(self.FIT_TARGETS):
+            wanted = ", ".join(f"'{k}': {v}" for k, v in self.FIT_TARGETS.items())
+            raise ValueError(f"{name}.fit needs targets y={{{wanted}}}, got {type(y).__name__}")
+        if sample_weight is not None:
+            raise ValueError(f"{name}.fit does not support sample weights")
+
+    def _track_losses(self, frame_nll, reward_nll, total):
+        """Log the two NLLs; add regularizer losses, if a subclass adds any, to ``total``."""
+        self.frame_nll_tracker.update_state(frame_nll)
+        self.reward_nll_tracker.update_state(reward_nll)
+        if self.losses:
             total = total + ops.sum(ops.stack(self.losses))
         return total
+
+    def _track_frame_accuracy(self, frame_targets, frame_logits):
+        """``cell_acc`` (cells/pixels right) and ``frame_acc`` (whole frame right) of the argmax."""
+        correct = ops.cast(ops.equal(ops.cast(ops.argmax(frame_logits, axis=-1), "int32"),
+                                     ops.cast(frame_targets, "int32")), "float32")
+        self.cell_acc_tracker.update_state(ops.mean(correct, axis=(1, 2)))
+        self.frame_acc_tracker.update_state(ops.min(correct, axis=(1, 2)))
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Per-batch accuracies of the argmax prediction: ``cell_acc`` (cells/pixels), ``frame_acc``
         (whole frame), ``reward_acc`` and ``reward_acc_nonstep`` (only transitions whose reward is
         not the plain step penalty, so that always predicting -0.1 scores 0 there)."""
-        frame_t = ops.cast(y["frame"], "int32")
-        correct = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred["frame_logits"], axis=-1), "int32"),
-                                     frame_t), "float32")
-        self.cell_acc_tracker.update_state(ops.mean(correct, axis=(1, 2)))
-        self.frame_acc_tracker.update_state(ops.min(correct, axis=(1, 2)))
+        self._track_frame_accuracy(y["frame"], y_pred["frame_logits"])
         if self.predict_reward:
             reward_t = ops.cast(y["reward"], "int32")
             ok = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred["reward_logits"], axis=-1), "int32"),

@@ -67,6 +67,8 @@ class MiniPacmanEnvModel(EnvModel):
     targets ``{"frame": (B, 15, 19) classes, "events": (B, 5) count classes}``.
     """
 
+    FIT_TARGETS = {"frame": "frame classes (B, 15, 19)", "events": "event count classes (B, 5)"}
+
     def __init__(self, task="regular", obs_shape=(HEIGHT, WIDTH, 3), observation=MODEL_OBSERVATION,
                  reward_values=EVENT_COUNT_VALUES, palette=None, predict_reward=True, **kwargs):
         if not predict_reward:
@@ -124,11 +126,7 @@ class MiniPacmanEnvModel(EnvModel):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """``NLL(frame) + reward_weight * sum over events of NLL(event count)``."""
-        if not isinstance(y, dict) or set(y) != {"frame", "events"}:
-            raise ValueError("MiniPacmanEnvModel.fit needs targets y={'frame': (B, H, W) classes, "
-                             f"'events': (B, 5) count classes}}, got {type(y).__name__}")
-        if sample_weight is not None:
-            raise ValueError("MiniPacmanEnvModel.fit does not support sample weights")
+        self._check_targets(y, sample_weight)
         if y_pred is None:
             y_pred = self(x, training=training)
         frame_ce = keras.losses.sparse_categorical_crossentropy(
@@ -137,19 +135,13 @@ class MiniPacmanEnvModel(EnvModel):
         event_ce = keras.losses.sparse_categorical_crossentropy(
             ops.cast(y["events"], "int32"), y_pred["event_logits"], from_logits=True)
         event_nll = ops.mean(ops.sum(event_ce, axis=-1))
-        self.frame_nll_tracker.update_state(frame_nll)
-        self.reward_nll_tracker.update_state(event_nll)
-        return frame_nll + self.reward_weight * event_nll
+        return self._track_losses(frame_nll, event_nll, frame_nll + self.reward_weight * event_nll)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """``cell_acc``/``frame_acc`` as :class:`EnvModel`; ``reward_acc``: all five event counts
         right (then every task's reward is right); ``reward_acc_nonstep``: the same on steps with
         an event besides ``step``."""
-        frame_t = ops.cast(y["frame"], "int32")
-        correct = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred["frame_logits"], axis=-1), "int32"),
-                                     frame_t), "float32")
-        self.cell_acc_tracker.update_state(ops.mean(correct, axis=(1, 2)))
-        self.frame_acc_tracker.update_state(ops.min(correct, axis=(1, 2)))
+        self._track_frame_accuracy(y["frame"], y_pred["frame_logits"])
         events_t = ops.cast(y["events"], "int32")
         ok = ops.min(ops.cast(ops.equal(ops.cast(ops.argmax(y_pred["event_logits"], axis=-1), "int32"),
                                         events_t), "float32"), axis=-1)

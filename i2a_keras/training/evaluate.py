@@ -32,7 +32,8 @@ from i2a_keras.algos.a2c import final_obs_rows, make_policy_fn, sample_actions
 from i2a_keras.training.config import EnvConfig, EvalConfig, apply_overrides, config_from_dict
 
 __all__ = ["evaluate_agent", "record_episode_gif", "EvaluateConfig", "build_config", "run",
-           "add_arguments", "run_command", "checkpoint_kind"]
+           "add_arguments", "run_command", "checkpoint_kind", "run_env_config",
+           "check_agent_fits"]
 
 
 def _act(policy_fn, obs, greedy, rng):
@@ -198,7 +199,10 @@ def run_command(args) -> dict | None:
     return run(config, env_overrides=env_items)
 
 
-def _run_env(checkpoint: str, state: dict) -> EnvConfig | None:
+def run_env_config(checkpoint: str, state: dict) -> EnvConfig | None:
+    """The env a checkpoint was trained with: its saved config's, else its run directory's
+    ``config.json``'s (``RUN/checkpoints/X.keras``); None when neither carries one. ``state``:
+    what :func:`~i2a_keras.training.checkpoint.load_checkpoint` returned with the model."""
     saved = state.get("config")
     run_config = os.path.join(_run_dir_of(checkpoint) or "", "config.json")
     if saved is None and os.path.isfile(run_config):
@@ -226,7 +230,9 @@ def checkpoint_kind(model, state: dict) -> str:
     return (state.get("config") or {}).get("agent") or type(model).__name__
 
 
-def _check_agent_fits(agent, env: EnvConfig, path: str) -> None:
+def check_agent_fits(agent, env: EnvConfig, path: str) -> None:
+    """Raise a ValueError naming ``path`` when ``agent`` was built for another observation shape
+    or action count than ``env`` has."""
     from i2a_keras.training.actor_critic import env_spec
 
     shape, n_actions = env_spec(env)
@@ -262,12 +268,12 @@ def run(config: EvaluateConfig, resume: bool = False, env_overrides=()) -> dict:
                          f"an agent on it with `python -m i2a_keras.train i2a --env-model {path}`")
     env = config.env
     if config.use_run_env:
-        env = _run_env(path, state)
+        env = run_env_config(path, state)
         if env is None:
             raise ValueError(f"no training config found for {path}; pass "
                              "--set use_run_env=false env.dim_room=... env.num_boxes=...")
         env = apply_overrides(dataclasses.replace(config, env=env), env_overrides).env
-    _check_agent_fits(agent, env, path)
+    check_agent_fits(agent, env, path)
     run_dir = _run_dir_of(path)
     from i2a_keras.training.actor_critic import env_title
 

@@ -169,11 +169,11 @@ def _env_model(config: SearchConfig, env: EnvConfig, rollout_agent):
 
 
 def _search_env(config: SearchConfig, state: dict, path: str, env_overrides) -> EnvConfig:
-    from i2a_keras.training.evaluate import _run_env
+    from i2a_keras.training.evaluate import run_env_config
 
     if not config.use_run_env:
         return config.env
-    env = _run_env(path, state)
+    env = run_env_config(path, state)
     if env is None:
         raise ValueError(f"no training config found for {path}; pass "
                          "--set use_run_env=false env.dim_room=... env.num_boxes=...")
@@ -231,13 +231,13 @@ def run(config: SearchConfig, env_overrides=()) -> dict:
     """Play the held-out levels with ``config.planner``; returns (and appends to ``out``) the record."""
     from i2a_keras.search.mc_search import MCSearch
     from i2a_keras.search.record import summarize
-    from i2a_keras.training.evaluate import _check_agent_fits
+    from i2a_keras.training.evaluate import check_agent_fits
 
     planner = config.planner
     kinds = ("i2a",) if planner.startswith("i2a") else ("model-free",)
     agent, state = _load_agent(config.checkpoint, "--checkpoint", kinds)
     env = _search_env(config, state, config.checkpoint, env_overrides)
-    _check_agent_fits(agent, env, config.checkpoint)
+    check_agent_fits(agent, env, config.checkpoint)
     seed = env.eval_seed if config.seed is None else int(config.seed)
     rng = np.random.default_rng(seed)
     settings = {"planner": planner, "checkpoint": os.path.abspath(config.checkpoint)}
@@ -245,7 +245,7 @@ def run(config: SearchConfig, env_overrides=()) -> dict:
         rollout_agent = None
         if config.rollout_policy:
             rollout_agent, _ = _load_agent(config.rollout_policy, "--rollout-policy", ("i2a",))
-            _check_agent_fits(rollout_agent, env, config.rollout_policy)
+            check_agent_fits(rollout_agent, env, config.rollout_policy)
         env_model = _env_model(config, env, rollout_agent)
         policy = rollout_agent.rollout_policy if rollout_agent is not None else agent
         searcher = MCSearch(env_model, policy, agent, agent.num_actions, config.mc)
