@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 
 from i2a_keras.algos.a2c import (A2CConfig, A2CLearner, Rollout, RolloutRunner, a2c_loss,
-                                 make_optimizer, nstep_returns, sample_actions)
+                                 explained_variance, make_actor, make_optimizer, make_policy_fn,
+                                 nstep_returns, sample_actions)
 from i2a_keras.models import ModelFreeConfig, build_agent
 
 GAMMA = 0.9
@@ -90,6 +91,17 @@ def test_a2c_loss_adds_aux_loss_and_stops_advantage_gradient():
     assert float(tf.reduce_sum(tf.abs(g_logits))) > 0
 
 
+def test_explained_variance_hand_computed():
+    returns = np.array([1.0, 2.0, 3.0, 6.0], np.float32)  # mean 3, variance 3.5
+    ev = lambda v: float(explained_variance(np.asarray(v, np.float32), returns))  # noqa: E731
+    assert ev(returns) == pytest.approx(1.0)
+    assert ev(np.full(4, 3.0)) == pytest.approx(0.0, abs=1e-6)  # the mean explains nothing
+    # errors (0, 1, -1, 0): variance 0.5 -> 1 - 0.5 / 3.5
+    assert ev([1.0, 1.0, 4.0, 6.0]) == pytest.approx(1 - 0.5 / 3.5, rel=1e-5)
+    assert ev(-returns) < 0  # worse than the mean
+    assert float(explained_variance(np.zeros(3, np.float32), np.ones(3, np.float32))) == 0.0
+
+
 def test_sample_actions_matches_softmax_distribution():
     rng = np.random.default_rng(0)
     logits = np.tile(np.log(np.array([[0.1, 0.2, 0.7]], np.float32)), (20000, 1))
@@ -110,6 +122,17 @@ def _learner(num_steps=4, obs_shape=(5, 5, 7), lr=3e-3):
     opt = make_optimizer(cfg)
     agent.compile(optimizer=opt)
     return A2CLearner(agent, opt, cfg, obs_shape), cfg
+
+
+def test_make_actor_is_the_policy_argmax_or_its_sample():
+    learner, _ = _learner()
+    obs = np.random.default_rng(1).integers(0, 2, (64, 5, 5, 7)).astype(np.uint8)
+    logits = make_policy_fn(learner.agent)(obs, np.random.default_rng(0))
+    greedy = make_actor(learner.agent, greedy=True)(obs, np.random.default_rng(0))
+    np.testing.assert_array_equal(greedy, logits.argmax(-1))
+    sampled = make_actor(learner.agent)(obs, np.random.default_rng(0))
+    np.testing.assert_array_equal(sampled, sample_actions(logits, np.random.default_rng(0)))
+    assert sampled.dtype == np.int32 and (sampled != greedy).any()
 
 
 def test_training_lowers_loss_on_fixed_batch():

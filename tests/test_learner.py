@@ -48,6 +48,9 @@ def test_update_differentiates_the_policy_that_acted():
     assert np.abs(np.asarray(fresh["logits"]) - logits).max() > 1e-4
     metrics = learner.update(rollout)
     assert abs(metrics["behaviour_kl"]) < 1e-6
+    values = np.asarray(out["value"])
+    expected = 1 - np.var(returns - values) / np.var(returns)
+    assert metrics["explained_variance"] == pytest.approx(expected, rel=1e-4, abs=1e-5)
 
 
 def test_runs_are_reproducible_from_the_acting_generator():

@@ -33,12 +33,30 @@ def test_tiny_preset_end_to_end(tiny_run):
     rows = read_jsonl(os.path.join(run_dir, "metrics.jsonl"))
     assert [r["frames"] for r in rows] == [600, 1200, 1800, 2000]
     for key in ("charts/episodic_return", "charts/episodic_length", "charts/solve_rate",
-                "charts/SPS", "losses/policy", "losses/value", "losses/entropy"):
+                "charts/SPS", "losses/policy", "losses/value", "losses/entropy",
+                "losses/explained_variance"):
         assert key in rows[0], key
     result = json.load(open(os.path.join(run_dir, "eval.json")))
     assert result["num_levels"] == 8 and 0.0 <= result["solve_rate"] <= 1.0
     with open(os.path.join(run_dir, "config.json")) as fh:
         assert json.load(fh)["env"]["dim_room"] == [5, 5]
+
+
+def test_tensorboard_gets_the_config_table(tiny_run):
+    """The run's config is a text table in TensorBoard (one row per dotted key)."""
+    from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+    run_dir, _ = tiny_run
+    texts = {}
+    for name in os.listdir(os.path.join(run_dir, "tb")):
+        for event in EventFileLoader(os.path.join(run_dir, "tb", name)).Load():
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "text":
+                    texts[value.tag] = value.tensor.string_val[0].decode()
+    table = texts["config"].splitlines()
+    assert table[:2] == ["| key | value |", "|---|---|"]
+    assert "| `a2c.num_envs` | `8` |" in table and "| `run.total_frames` | `2000` |" in table
+    assert not any("__class__" in row for row in table)
 
 
 def test_resume_reproduces_uninterrupted_run(tiny_run, tmp_path):

@@ -29,9 +29,10 @@ from keras import ops
 
 from i2a_keras.algos.distillation import policy_kl
 
-__all__ = ["A2CConfig", "nstep_returns", "a2c_loss", "make_optimizer", "clip_by_group",
-           "A2CLearner", "RolloutRunner", "Rollout", "sample_actions", "final_obs_rows",
-           "make_acting_fn", "make_policy_fn", "draw_noise", "rollout_noise_shape", "stack_replay"]
+__all__ = ["A2CConfig", "nstep_returns", "a2c_loss", "explained_variance", "make_optimizer",
+           "clip_by_group", "A2CLearner", "RolloutRunner", "Rollout", "sample_actions",
+           "final_obs_rows", "make_acting_fn", "make_policy_fn", "make_actor", "draw_noise",
+           "rollout_noise_shape", "stack_replay"]
 
 
 @dataclass
@@ -139,6 +140,16 @@ def a2c_loss(outputs, actions, returns, entropy_coef=0.01, value_coef=0.5, norma
     return total, metrics
 
 
+def explained_variance(values, returns):
+    """``1 - Var(returns - values) / Var(returns)`` over the batch: 1 when the critic predicts the
+    n-step returns exactly, 0 when it does no better than their mean, negative when worse; 0 when
+    the returns do not vary (CleanRL's and Stable-Baselines3's critic diagnostic)."""
+    values, returns = ops.cast(values, "float32"), ops.cast(returns, "float32")
+    var_returns = ops.var(returns)
+    ratio = ops.var(returns - values) / ops.maximum(var_returns, 1e-12)
+    return ops.where(var_returns > 0, 1.0 - ratio, ops.zeros_like(ratio))
+
+
 def make_optimizer(config: A2CConfig, total_updates: int | None = None, mixed_precision: bool = False):
     """RMSprop (as in the paper, Sec. 3.3) or Adam, with optional linear decay. Gradient clipping
     is the learner's (per parameter group, :func:`clip_by_group`), not the optimizer's."""
@@ -234,6 +245,19 @@ def make_policy_fn(agent):
     return policy
 
 
+def make_actor(agent, greedy: bool = False):
+    """Compiled ``fn(obs, rng) -> actions`` (int32 numpy, one per observation): the policy's most
+    likely action (``greedy``) or a sample from it, the agent's rollout noise (if any) and the
+    sample drawn from ``rng`` (Stable-Baselines3's ``predict(obs, deterministic=greedy)``)."""
+    policy = make_policy_fn(agent)
+
+    def act(obs, rng):
+        logits = policy(obs, rng)
+        return np.argmax(logits, axis=-1).astype(np.int32) if greedy else sample_actions(logits, rng)
+
+    return act
+
+
 class A2CLearner:
     """Owns the agent, the optimizer and the compiled acting and update steps.
 
@@ -295,6 +319,7 @@ class A2CLearner:
         values = ops.cast(out["value"], "float32")
         metrics["mean_return_target"] = ops.mean(returns)
         metrics["mean_value"] = ops.mean(values)
+        metrics["explained_variance"] = explained_variance(values, returns)
         # KL(acting policy || policy being differentiated): 0 up to float error for A2C; the
         # policy lag of an A3C worker otherwise.
         metrics["behaviour_kl"] = policy_kl(behaviour_logits, out["logits"])

@@ -28,17 +28,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from i2a_keras.algos.a2c import final_obs_rows, make_policy_fn, sample_actions
+from i2a_keras.algos.a2c import final_obs_rows, make_actor
 from i2a_keras.training.config import EnvConfig, EvalConfig, apply_overrides, config_from_dict
 
 __all__ = ["evaluate_agent", "record_episode_gif", "EvaluateConfig", "build_config", "run",
            "add_arguments", "run_command", "checkpoint_kind", "run_env_config",
            "check_agent_fits"]
-
-
-def _act(policy_fn, obs, greedy, rng):
-    logits = policy_fn(obs, rng)
-    return np.argmax(logits, axis=-1).astype(np.int32) if greedy else sample_actions(logits, rng)
 
 
 def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, greedy: bool = False,
@@ -55,7 +50,7 @@ def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, g
     rng = np.random.default_rng(seed)
     quota = np.full(num_envs, num_levels // num_envs)
     quota[: num_levels % num_envs] += 1
-    logits_fn = make_policy_fn(agent)
+    act = make_actor(agent, greedy)
     obs, _ = venv.reset(seed=seed)
     ep_return = np.zeros(num_envs)
     ep_length = np.zeros(num_envs, np.int64)
@@ -63,7 +58,7 @@ def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, g
     returns, lengths, solved, events = [], [], [], []
     try:
         while quota.any():
-            obs, reward, terminated, truncated, info = venv.step(_act(logits_fn, obs, greedy, rng))
+            obs, reward, terminated, truncated, info = venv.step(act(obs, rng))
             ep_return += reward
             ep_length += 1
             if "events" in info:
@@ -119,7 +114,7 @@ def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: 
     seed = env.eval_seed if seed is None else int(seed)
     venv = make_env(env, 1, "eval", seed)
     rng = np.random.default_rng(seed)
-    logits_fn = make_policy_fn(agent)
+    act = make_actor(agent, greedy)
     obs, _ = venv.reset(seed=seed)
     frames = [_frame_rgb(obs, env)[0]]
     try:
@@ -127,7 +122,7 @@ def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: 
             if episode:
                 frames.append(_frame_rgb(obs, env)[0])
             for _ in range(env.max_steps):
-                obs, _, terminated, truncated, info = venv.step(_act(logits_fn, obs, greedy, rng))
+                obs, _, terminated, truncated, info = venv.step(act(obs, rng))
                 if terminated[0] or truncated[0]:
                     last_frame = _frame_rgb(final_obs_rows(info, [0]), env)[0]
                     frames.extend([last_frame] * max(1, int(round(fps))))

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from i2a_keras.training.config import config_from_dict, config_to_dict
 
 __all__ = ["RunDir", "RunLock", "RunDirError", "RunDirLockedError", "ScalarLogger", "StopFlag",
-           "progress_bar", "read_jsonl", "run_subcommand", "RESUME_LOG"]
+           "config_table", "progress_bar", "read_jsonl", "run_subcommand", "RESUME_LOG"]
 
 RESUME_LOG = "resume_log.jsonl"
 LOCK_NAME = ".lock"
@@ -397,9 +397,36 @@ class _EventWriter:
                                           summary=self._summary(value=values)))
         self.writer.flush()
 
+    def text(self, step: int, tag: str, markdown: str) -> None:
+        if self.writer is None:
+            return
+        from tensorboard.plugins.text.summary_v2 import text_pb
+
+        self.writer.add_event(self._event(wall_time=time.time(), step=int(step),
+                                          summary=text_pb(tag, markdown)))
+        self.writer.flush()
+
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def config_table(data: dict) -> str:
+    """A config dict (``config.json``) as a markdown table of ``key | value`` rows, nested
+    configs flattened to dotted keys (``a2c.learning_rate``)."""
+    rows = []
+
+    def walk(node, prefix):
+        for key, value in node.items():
+            if key == "__class__":
+                continue
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                rows.append(f"| `{prefix}{key}` | `{json.dumps(value)}` |")
+
+    walk(data, "")
+    return "\n".join(["| key | value |", "|---|---|", *rows])
 
 
 class ScalarLogger:
@@ -408,12 +435,15 @@ class ScalarLogger:
     On resume, rows logged after the checkpoint's frame count, and the rows written when the
     previous session ended (``end_of_session``: a partial log interval, the final evaluation), are
     dropped from the JSONL files, so the curves continue as if the run had not stopped
-    (TensorBoard keeps both event files).
+    (TensorBoard keeps both event files). The run's config (with the changes its resumes made)
+    goes to TensorBoard's text tab as a table, as CleanRL's hyperparameter table does.
     """
 
     def __init__(self, run_dir: RunDir, resume_from_frames: int | None = None):
         self.run_dir = run_dir
         self.writer = _EventWriter(run_dir.join("tb"))
+        if os.path.isfile(run_dir.config_path):
+            self.writer.text(resume_from_frames or 0, "config", config_table(run_dir.saved_config(dict)))
         for name in ("metrics.jsonl", "eval.jsonl"):
             if resume_from_frames is not None:
                 _truncate_jsonl(run_dir.join(name), resume_from_frames)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from i2a_keras.algos.a2c import make_actor
 from i2a_keras.search.mc_search import MCSearchConfig
 from i2a_keras.search.mcts import MCTSConfig
 from i2a_keras.search.outer_loop import MAX_ATTEMPTS
@@ -216,17 +217,6 @@ def _run_batched(config, act, per_decision, attempts, env, levels, rng, bar):
     return results
 
 
-def _i2a_act(agent, greedy: bool):
-    from i2a_keras.algos.a2c import make_policy_fn, sample_actions
-
-    policy = make_policy_fn(agent)
-
-    def act(obs, rng):
-        logits = policy(obs, rng)
-        return np.argmax(logits, axis=-1).astype(np.int32) if greedy else sample_actions(logits, rng)
-    return act
-
-
 def run(config: SearchConfig, env_overrides=()) -> dict:
     """Play the held-out levels with ``config.planner``; returns (and appends to ``out``) the record."""
     from i2a_keras.search.mc_search import MCSearch
@@ -255,7 +245,7 @@ def run(config: SearchConfig, env_overrides=()) -> dict:
                         rollout_policy=config.rollout_policy or "checkpoint's policy",
                         value="checkpoint's critic (model-free agent)")
     elif planner in ("i2a", "i2a-retry"):
-        act = _i2a_act(agent, config.greedy)
+        act = make_actor(agent, config.greedy)
         per_decision = agent.num_actions * agent.config.rollout_length
         attempts = config.attempts if planner == "i2a-retry" else 1
         settings.update(greedy=config.greedy, attempts=attempts,
