@@ -3,16 +3,16 @@
 Subcommands (default ``model-free``) live in modules under ``i2a_keras/training/``; only the
 chosen one is imported:
 
-===========  =====================================================  =======
-subcommand   hook (module: add-arguments function, run function)    issue
-===========  =====================================================  =======
-model-free   training.model_free: add_arguments, run_command         3
-evaluate     training.evaluate: add_arguments, run_command           3
-collect      training.env_model_train: add_collect_parser            4
-env-model    training.env_model_train: add_env_model_parser          4
-i2a          training.i2a_train: add_i2a_arguments, run_i2a          5
-search       training.search: add_arguments, run_command            11
-===========  =====================================================  =======
+===========  =====================================================  ==================================
+subcommand   hook (module: add-arguments function, run function)    docs/design.md section
+===========  =====================================================  ==================================
+model-free   training.model_free: add_arguments, run_command         Actor-critic training
+evaluate     training.evaluate: add_arguments, run_command           Training conventions
+collect      training.env_model_train: add_collect_parser            Environment-model pretraining
+env-model    training.env_model_train: add_env_model_parser          Environment-model pretraining
+i2a          training.i2a_train: add_i2a_arguments, run_i2a          I2A agent
+search       training.search: add_arguments, run_command             Planning baselines
+===========  =====================================================  ==================================
 
 Hook styles (see docs/design.md): ``("parser", module, add_fn, run_fn)``: ``add_fn(parser)`` adds
 the arguments to the subcommand's parser and ``run_fn(args)`` runs it; ``("subparsers", module,
@@ -45,18 +45,23 @@ from i2a_keras.training.cli import ArgumentValueError, error_line
 
 PROG = "python -m i2a_keras.train"
 
-SUBCOMMANDS = {
-    "model-free": ("parser", "i2a_keras.training.model_free", "add_arguments", "run_command", "issue 3",
+_DESIGN = "docs/design.md#"
+SUBCOMMANDS = {  # name -> (hook style, module, add function, run function, design section, help)
+    "model-free": ("parser", "i2a_keras.training.model_free", "add_arguments", "run_command",
+                   _DESIGN + "actor-critic-training-extension-points",
                    "train the standard model-free baseline (A2C/A3C)"),
-    "evaluate": ("parser", "i2a_keras.training.evaluate", "add_arguments", "run_command", "issue 3",
+    "evaluate": ("parser", "i2a_keras.training.evaluate", "add_arguments", "run_command",
+                 _DESIGN + "training-conventions-i2a_kerastraining-i2a_kerastrain",
                  "evaluate a checkpoint on held-out levels"),
     "collect": ("subparsers", "i2a_keras.training.env_model_train", "add_collect_parser", None,
-                "issue 4", "collect transitions for environment-model pretraining"),
+                _DESIGN + "environment-model-pretraining",
+                "collect transitions for environment-model pretraining"),
     "env-model": ("subparsers", "i2a_keras.training.env_model_train", "add_env_model_parser", None,
-                  "issue 4", "pretrain the environment model"),
-    "i2a": ("parser", "i2a_keras.training.i2a_train", "add_i2a_arguments", "run_i2a", "issue 5",
-            "train the I2A agent (and its controls)"),
-    "search": ("parser", "i2a_keras.training.search", "add_arguments", "run_command", "issue 11",
+                  _DESIGN + "environment-model-pretraining", "pretrain the environment model"),
+    "i2a": ("parser", "i2a_keras.training.i2a_train", "add_i2a_arguments", "run_i2a",
+            _DESIGN + "i2a-agent", "train the I2A agent (and its controls)"),
+    "search": ("parser", "i2a_keras.training.search", "add_arguments", "run_command",
+               _DESIGN + "planning-baselines-and-imagination-efficiency",
                "planners (MCTS, MC search, I2A with retries) on held-out levels: solve rate vs "
                "imagined/simulated steps"),
 }
@@ -64,18 +69,18 @@ DEFAULT_SUBCOMMAND = "model-free"
 
 
 def _load_hook(name: str):
-    style, module_name, add_name, run_name, issue, _ = SUBCOMMANDS[name]
+    style, module_name, add_name, run_name, design, _ = SUBCOMMANDS[name]
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name != module_name:
             raise
         raise NotImplementedError(
-            f"subcommand {name!r} is not implemented yet ({issue}): expected module "
+            f"subcommand {name!r} is not implemented yet (see {design}): expected module "
             f"{module_name.replace('.', '/')}.py with {add_name}()") from exc
     missing = [n for n in (add_name, run_name) if n and not hasattr(module, n)]
     if missing:
-        raise NotImplementedError(f"subcommand {name!r} is not implemented yet ({issue}): "
+        raise NotImplementedError(f"subcommand {name!r} is not implemented yet (see {design}): "
                                   f"{module_name} lacks {', '.join(missing)}")
     return style, getattr(module, add_name), getattr(module, run_name) if run_name else None
 

@@ -135,8 +135,9 @@ def test_bad_arguments_exit_with_usage_error(argv, message, capsys, tmp_path):
 
 def test_missing_subcommand_module_is_a_clear_not_implemented(monkeypatch):
     monkeypatch.setitem(train.SUBCOMMANDS, "future", ("parser", "i2a_keras.training.not_there",
-                                                      "add_arguments", "run_command", "issue 9", ""))
-    with pytest.raises(NotImplementedError, match="issue 9"):
+                                                      "add_arguments", "run_command",
+                                                      "docs/design.md#future", ""))
+    with pytest.raises(NotImplementedError, match="see docs/design.md#future"):
         train.main(["future"])
 
 

@@ -55,7 +55,7 @@ def _resolve(name: str) -> Callable:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
             raise NotImplementedError(
-                f"agent {name!r} is provided by {module} (issue 5), which is not available yet: {exc}"
+                f"agent {name!r} is provided by {module}, which could not be imported: {exc}"
             ) from exc
     if name not in _AGENT_BUILDERS:
         raise ValueError(f"unknown agent {name!r}; known agents: {agent_names()}")
