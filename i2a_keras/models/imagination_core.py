@@ -140,20 +140,24 @@ class ImaginationCore(keras.layers.Layer):
             noise = ops.reshape(ops.cast(noise, "float32"), (-1, tau - 1))
         # (B, H, W, C) -> (B * A, H, W, C): each observation repeated once per first action.
         state = ops.repeat(ops.cast(obs, "float32"), num_actions, axis=0)
+        # Step 1 is forced: rollout i starts with action i (Sec. 3.1, "one rollout per action").
         action = ops.tile(ops.arange(num_actions, dtype="int32"), (batch,))
         frames, rewards, actions = [], [], []
         ended = ops.zeros((batch * num_actions,), dtype="bool")
         for step in range(tau):
             actions.append(action)
             previous = state
+            # The frozen env model imagines o_{t+1}, r_{t+1} from (o_t, a_t).
             state, reward = env_model_step(self.env_model, state, action)
-            if self.stop_reward is not None:
+            if self.stop_reward is not None:  # an imagined solve ends the imagined episode
                 state = ops.where(ended[:, None, None, None], previous, state)
                 reward = ops.where(ended, ops.zeros_like(reward), reward)
                 ended = ops.logical_or(ended, reward >= self.stop_reward)
             frames.append(state)
             rewards.append(reward)
             if step + 1 < tau:
+                # Steps 2..tau: the rollout policy pi_hat picks the action from the imagined frame
+                # (a sample driven by ``noise``, or its argmax); no gradient flows through it here.
                 logits = ops.stop_gradient(self.rollout_policy(state))
                 action = self._choose(logits, None if noise is None else noise[:, step])
         frames = ops.reshape(ops.stack(frames, axis=1), (batch, num_actions, tau) + frame_shape)

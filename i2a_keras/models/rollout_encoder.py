@@ -30,7 +30,8 @@ class RolloutEncoder(keras.layers.Layer):
             ``"after_cnn"`` (reward appended to the flattened CNN features, the paper's appendix).
 
     ``call(frames, rewards)`` with ``frames (N, tau, H, W, C)`` and ``rewards (N, tau)`` returns
-    ``(N, lstm_units)``.
+    ``(N, lstm_units)``. As in the paper (Fig. 1b), the encoder reads the imagined frames and
+    rewards only; unlike DeepMind's workshop colab it is not given the imagined actions.
     """
 
     def __init__(self, conv_filters=(16, 16), kernel_sizes=(3, 3), strides=(1, 1), lstm_units=128,
