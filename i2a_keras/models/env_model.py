@@ -399,6 +399,9 @@ class EnvModel(_EnvModelAPI, keras.Model):
     paper's no-reward variant) the reward logits are zeros and ``predict_next`` returns reward 0.
     """
 
+    # ``fit`` targets: name -> what it holds (a subclass predicting other targets overrides it)
+    FIT_TARGETS = {"frame": "frame classes (B, H', W')", "reward": "reward classes (B,)"}
+
     def __init__(self, obs_shape=(7, 7, NUM_TILE_TYPES), num_actions=5, observation="one_hot",
                  channels=32, num_blocks=2, branch_channels=(0, 32), large_kernel=0, reward_hidden=32,
                  reward_kernel=3, reward_from_frames=False, reward_pool="mean",
@@ -521,9 +524,6 @@ class EnvModel(_EnvModelAPI, keras.Model):
             y_pred = self(x, training=training)
         losses = env_model_loss(y_pred, y["frame"], y["reward"], self.reward_weight, self.predict_reward)
         return self._track_losses(losses["frame_nll"], losses["reward_nll"], losses["total"])
-
-    # ``fit`` targets: name -> what it holds (a subclass predicting other targets overrides it)
-    FIT_TARGETS = {"frame": "frame classes (B, H', W')", "reward": "reward classes (B,)"}
 
     def _check_targets(self, y, sample_weight):
         """``fit``'s targets must be exactly :attr:`FIT_TARGETS`, without sample weights."""

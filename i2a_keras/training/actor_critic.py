@@ -1,7 +1,7 @@
 """Generic actor-critic training run (A2C or A3C) for any registered agent (Sec. 3.3).
 
 Used by the ``model-free`` subcommand and, with ``config.agent="i2a"`` and an I2A ``model``
-config, by the I2A training (``i2a`` subcommand). Rollouts come from one local runner (A2C), A3C threads
+config, by the ``i2a`` subcommand. Rollouts come from one local runner (A2C), A3C threads
 (:mod:`i2a_keras.algos.a3c`) or, with ``run.distributed=ray``, Ray actors
 (:mod:`i2a_keras.algos.ray_workers`); the loop, logging, checkpoints and resume are the same.
 Extension points:
