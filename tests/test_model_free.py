@@ -75,3 +75,27 @@ def test_registry_accepts_new_agents():
     assert build_agent(name, (5, 5, 7), 3)(np.zeros((1, 5, 5, 7), np.uint8))["logits"].shape == (1, 3)
     with pytest.raises(ValueError, match="already registered"):
         register_agent(name)(lambda *a: None)
+
+
+def test_residual_torso_adds_skips_around_shape_preserving_convs(tmp_path):
+    """``residual=True``: x + relu(conv(x)) where the shape is kept; the stride-2 conv has none."""
+    config = ModelFreeConfig(conv_filters=(8, 8, 8), strides=(1, 1, 2), fc_units=16, residual=True)
+    agent = build_agent("model-free", (7, 7, 7), 4, config)
+    obs = np.random.default_rng(2).integers(0, 2, (3, 7, 7, 7)).astype(np.uint8)
+    x = obs.astype(np.float32)
+    x = np.asarray(agent.convs[0](x))  # 7 -> 8 channels: no skip
+    x = x + np.asarray(agent.convs[1](x))  # same shape: skip
+    x = np.asarray(agent.convs[2](x))  # stride 2: no skip
+    expected = np.asarray(agent.fc(agent.flatten(x)))
+    np.testing.assert_allclose(np.asarray(agent.features(obs)), expected, rtol=1e-5, atol=1e-6)
+    plain = build_agent("model-free", (7, 7, 7), 4, ModelFreeConfig(
+        conv_filters=(8, 8, 8), strides=(1, 1, 2), fc_units=16))
+    plain.set_weights(agent.get_weights())
+    assert not np.allclose(np.asarray(plain.features(obs)), expected)
+    path = str(tmp_path / "residual.keras")
+    agent.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.arch.residual is True
+    np.testing.assert_allclose(np.asarray(loaded(obs)["logits"]), np.asarray(agent(obs)["logits"]), rtol=1e-6)
+    with pytest.raises(ValueError, match="residual"):
+        ModelFreeConfig(residual="yes")

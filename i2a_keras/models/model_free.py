@@ -12,6 +12,10 @@ Sizes:
   with stride 1 (tile resolution) and the second with stride 2 (halves the cost; measured on the
   2-core CPU: ~2x faster than two stride-1 layers), 32 channels, FC 256; ``large``: 32/64/64
   channels (strides 1/2/1), FC 512.
+
+``residual=True`` adds an identity skip around every conv whose output has its input's shape
+(stride 1, same width): ``x + relu(conv(x))``. Deep stride-1 towers of this kind are what the
+strong Boxoban model-free baselines use (a 9-layer ResNet in the learned-planner work).
 """
 from __future__ import annotations
 
@@ -36,7 +40,8 @@ class ModelFreeConfig:
     ``size`` picks defaults ("standard" or "large") for every field left as ``None``; the
     defaults also depend on the observation size (see :func:`default_model_free_config`).
     ``obs_scale`` multiplies the (uint8) observation after casting: ``None`` means 1/255 for
-    3-channel (RGB) inputs and 1 otherwise (one-hot).
+    3-channel (RGB) inputs and 1 otherwise (one-hot). ``residual``: identity skips around the
+    shape-preserving convs (see the module docstring).
     """
 
     size: str = "standard"
@@ -45,10 +50,13 @@ class ModelFreeConfig:
     strides: tuple | None = None
     fc_units: int | None = None
     obs_scale: float | None = None
+    residual: bool = False
 
     def __post_init__(self):
         if self.size not in ("standard", "large"):
             raise ValueError(f"ModelFreeConfig.size must be 'standard' or 'large', got {self.size!r}")
+        if not isinstance(self.residual, bool):
+            raise ValueError(f"ModelFreeConfig.residual must be true or false, got {self.residual!r}")
         for name in ("conv_filters", "kernel_sizes", "strides"):
             value = getattr(self, name)
             if value is not None:
@@ -103,13 +111,15 @@ def build_conv_torso(config: ModelFreeConfig, name: str = "torso") -> list:
     ]
 
 
-def apply_conv_torso(convs, obs, obs_scale: float, dtype):
-    """Cast ``obs`` to ``dtype``, multiply by ``obs_scale`` (skipped when 1) and run ``convs``."""
+def apply_conv_torso(convs, obs, obs_scale: float, dtype, residual: bool = False):
+    """Cast ``obs`` to ``dtype``, multiply by ``obs_scale`` (skipped when 1) and run ``convs``;
+    with ``residual``, a conv whose output has its input's shape is added to its input."""
     x = ops.cast(obs, dtype)
     if obs_scale != 1.0:
         x = x * ops.cast(obs_scale, dtype)
     for conv in convs:
-        x = conv(x)
+        y = conv(x)
+        x = x + y if residual and tuple(y.shape[1:]) == tuple(x.shape[1:]) else y
     return x
 
 
@@ -122,14 +132,15 @@ class ModelFreeAgent(keras.Model):
     """
 
     def __init__(self, observation_shape, num_actions, conv_filters, kernel_sizes, strides,
-                 fc_units, obs_scale=1.0, size="standard", **kwargs):
+                 fc_units, obs_scale=1.0, size="standard", residual=False, **kwargs):
         super().__init__(**kwargs)
         if int(num_actions) < 1:
             raise ValueError(f"num_actions must be >= 1, got {num_actions}")
         self.observation_shape = tuple(int(s) for s in observation_shape)
         self.num_actions = int(num_actions)
         self.arch = ModelFreeConfig(size=size, conv_filters=conv_filters, kernel_sizes=kernel_sizes,
-                                    strides=strides, fc_units=int(fc_units), obs_scale=float(obs_scale))
+                                    strides=strides, fc_units=int(fc_units), obs_scale=float(obs_scale),
+                                    residual=bool(residual))
         self.arch = default_model_free_config(self.observation_shape, self.arch)
         self.convs = build_conv_torso(self.arch)
         self.flatten = layers.Flatten(name="flatten")
@@ -143,7 +154,7 @@ class ModelFreeAgent(keras.Model):
         arch = default_model_free_config(observation_shape, config)
         return cls(observation_shape, num_actions, conv_filters=arch.conv_filters,
                    kernel_sizes=arch.kernel_sizes, strides=arch.strides, fc_units=arch.fc_units,
-                   obs_scale=arch.obs_scale, size=arch.size, **kwargs)
+                   obs_scale=arch.obs_scale, size=arch.size, residual=arch.residual, **kwargs)
 
     def build(self, input_shape=None):
         if self.built:
@@ -152,7 +163,8 @@ class ModelFreeAgent(keras.Model):
 
     def features(self, obs, training=False):
         """Conv + FC features ``(B, fc_units)`` of a batch of observations."""
-        x = apply_conv_torso(self.convs, obs, self.arch.obs_scale, self.compute_dtype)
+        x = apply_conv_torso(self.convs, obs, self.arch.obs_scale, self.compute_dtype,
+                             residual=self.arch.residual)
         return self.fc(self.flatten(x))
 
     def call(self, obs, training=False):
@@ -172,5 +184,6 @@ class ModelFreeAgent(keras.Model):
             fc_units=self.arch.fc_units,
             obs_scale=self.arch.obs_scale,
             size=self.arch.size,
+            residual=self.arch.residual,
         )
         return config
