@@ -96,8 +96,10 @@ def decode_frames(classes: np.ndarray, observation: str, palette=None) -> np.nda
 class CollectConfig:
     """What to collect. ``box_counts``: rooms of ``env.dim_room`` with each of these box counts
     (same dynamics) get an equal share of ``num_transitions``. ``policy``: ``"random"`` (uniform
-    actions) or ``"agent"`` (the model-free checkpoint ``agent_checkpoint``, sampling its policy);
-    with ``epsilon`` > 0 each action is uniform-random with that probability. ``split``: ``"train"``
+    actions), ``"agent"`` (the model-free checkpoint ``agent_checkpoint``, sampling its policy) or,
+    for MiniPacman, ``"scripted"`` (:class:`~i2a_keras.envs.minipacman_scripted.ScriptedPlayer`,
+    which eats pills and then ghosts: the events random play almost never shows); with
+    ``epsilon`` > 0 each action is uniform-random with that probability. ``split``: ``"train"``
     uses ``env.train_seed`` levels, ``"eval"`` the held-out ``env.eval_seed`` levels.
     MiniPacman (``env.game="minipacman"``): ``tasks`` (default: all five) get equal shares instead
     of ``box_counts`` (a Sokoban setting, unused there)."""
@@ -130,8 +132,10 @@ class CollectConfig:
             raise ValueError(f"box_counts must be a non-empty tuple of counts >= 1, got {self.box_counts}")
         if self.num_transitions < len(self.box_counts) or self.num_envs < 1 or self.shard_size < 1:
             raise ValueError("num_transitions (>= one per box count), num_envs and shard_size must be positive")
-        if self.policy not in ("random", "agent"):
-            raise ValueError(f"policy must be 'random' or 'agent', got {self.policy!r}")
+        if self.policy not in ("random", "agent", "scripted"):
+            raise ValueError(f"policy must be 'random', 'agent' or 'scripted', got {self.policy!r}")
+        if self.policy == "scripted" and self.env.game != "minipacman":
+            raise ValueError("policy='scripted' is the MiniPacman scripted player (env.game=minipacman)")
         if self.policy == "agent" and not self.agent_checkpoint:
             raise ValueError("policy='agent' needs agent_checkpoint (a model-free .keras checkpoint)")
         if not 0.0 <= self.epsilon <= 1.0:
@@ -168,11 +172,15 @@ def collect_preset(name: str) -> CollectConfig:
 
 
 class _Policy:
-    """Uniform-random actions, or a model-free agent's sampled actions with epsilon-random mixing."""
+    """Uniform-random actions, or a model-free agent's sampled actions (or the MiniPacman scripted
+    player's) with epsilon-random mixing."""
 
     def __init__(self, cfg: CollectConfig, num_actions: int, rng: np.random.Generator):
         self.num_actions, self.rng, self.epsilon = num_actions, rng, cfg.epsilon
-        self.agent = None
+        self.agent = self.scripted = None
+        if cfg.policy == "scripted":
+            from i2a_keras.envs.minipacman_scripted import ScriptedPlayer
+            self.scripted = ScriptedPlayer(epsilon=cfg.epsilon, rng=rng)
         if cfg.policy == "agent":
             from i2a_keras.algos.a2c import make_policy_fn
             from i2a_keras.training.checkpoint import load_checkpoint
@@ -180,6 +188,8 @@ class _Policy:
             self._logits = make_policy_fn(self.agent)
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
+        if self.scripted is not None:
+            return self.scripted(obs)
         n = len(obs)
         actions = self.rng.integers(0, self.num_actions, n)
         if self.agent is not None:
@@ -241,6 +251,7 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
     labels = ([{"task": t} for t in cfg.tasks] if minipacman else
               [{"num_boxes": int(b)} for b in cfg.box_counts])
     shards, parts, reward_counts = [], [], {}
+    event_totals = 0  # MiniPacman: how often each event occurred (an array once events arrive)
     per_part = [cfg.num_transitions // len(labels)] * len(labels)
     per_part[-1] += cfg.num_transitions - sum(per_part)
     level_seed = cfg.env.train_seed if cfg.split == "train" else cfg.env.eval_seed
@@ -274,7 +285,9 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
             obs_c = frame_classes(obs, observation, palette)  # compact storage, see above
             next_c = frame_classes(real_next, observation, palette)
             if minipacman:
-                chunk[EVENT_KEY].append(np.asarray(info["events"], np.uint8)[None])
+                events = np.asarray(info["events"], np.uint8)
+                chunk[EVENT_KEY].append(events[None])
+                event_totals = event_totals + events.sum(axis=0, dtype=np.int64)
             frame_shape = obs_c.shape[1:]
             for key, value in (("obs", obs_c), ("actions", actions.astype(np.uint8)), ("rewards", rewards),
                                ("next_obs", next_c), ("terminated", terminated),
@@ -315,7 +328,8 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
     }
     if minipacman:
         from i2a_keras.envs.minipacman_core import EVENTS
-        meta.update(events=list(EVENTS), tasks=list(cfg.tasks))
+        meta.update(events=list(EVENTS), tasks=list(cfg.tasks),
+                    event_counts=dict(zip(EVENTS, np.asarray(event_totals).tolist())))
     _write_metadata(out_dir, meta)
     return meta
 

@@ -451,7 +451,9 @@ def add_collect_parser(subparsers):
     p.add_argument("--out", required=True, help="output data set directory (must not exist yet)")
     p.add_argument("--split", default=None, choices=["train", "eval"],
                    help="train: training levels (env.train_seed); eval: held-out levels (env.eval_seed)")
-    p.add_argument("--policy", default=None, choices=["random", "agent"])
+    p.add_argument("--policy", default=None, choices=["random", "agent", "scripted"],
+                   help="random (default), a model-free agent (--agent-checkpoint) or, for MiniPacman, "
+                        "the scripted pill-and-ghost player")
     p.add_argument("--agent-checkpoint", dest="agent_checkpoint", default=None,
                    help="model-free .keras checkpoint (implies --policy agent)")
     p.add_argument("--epsilon", type=float, default=None, help="probability of a uniform-random action")
