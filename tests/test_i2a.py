@@ -162,3 +162,19 @@ def test_paper_architecture_builds_at_80x80_and_trains_one_step():
     assert tuple(out["logits"].shape) == (2, NUM_ACTIONS)
     assert np.isfinite(float(loss))
     assert any(np.abs(b - v.numpy()).max() > 0 for b, v in zip(before, agent.trainable_variables))
+
+
+def test_residual_model_free_path(tmp_path):
+    """``mf_residual``: the model-free path adds each same-shape conv's output to its input."""
+    agent = _agent(mf_residual=True, mf_conv_filters=(8, 8), mf_kernel_sizes=(3, 3), mf_strides=(1, 1))
+    obs = random_obs(2, seed=3)
+    x = obs.astype(np.float32)
+    x = np.asarray(agent.mf_convs[0](x))
+    x = x + np.asarray(agent.mf_convs[1](x))
+    expected = np.asarray(agent.mf_fc(agent.mf_flatten(x)))
+    np.testing.assert_allclose(np.asarray(agent.model_free_features(obs)), expected, rtol=1e-5, atol=1e-6)
+    path = str(tmp_path / "residual_i2a.keras")
+    agent.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.config.mf_residual is True
+    np.testing.assert_allclose(np.asarray(loaded.model_free_features(obs)), expected, rtol=1e-5, atol=1e-6)

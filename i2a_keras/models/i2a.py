@@ -49,7 +49,8 @@ class I2AConfig:
     Fields left ``None`` are filled for the observation shape by :meth:`resolve` (pixel inputs
     such as the paper's 80x80 RGB get strided convolutions; 1-pixel-per-tile grids get 3x3 stride-1
     convolutions). ``mf_*`` is the model-free path (defaults: the model-free baseline's tower),
-    ``rp_*`` the rollout policy, ``encoder_*`` the rollout encoder's CNN. ``env_model_path`` is
+    ``rp_*`` the rollout policy, ``encoder_*`` the rollout encoder's CNN; ``mf_residual`` adds the
+    model-free agent's identity skips (``ModelFreeConfig.residual``) to the model-free path. ``env_model_path`` is
     the pretrained ``.keras`` environment model the registry builders load (``i2a``,
     ``i2a-no-reward``; unused by ``i2a-copy-model``); a built agent carries the model itself.
     ``reward_input``: where the rollout encoder reads the imagined reward (``"plane"`` or the
@@ -73,6 +74,7 @@ class I2AConfig:
     mf_kernel_sizes: tuple | None = None
     mf_strides: tuple | None = None
     mf_fc_units: int | None = None
+    mf_residual: bool = False
     rp_conv_filters: tuple | None = None
     rp_kernel_sizes: tuple | None = None
     rp_strides: tuple | None = None
@@ -238,7 +240,8 @@ class I2AAgent(keras.Model):
             reverse=cfg.reverse, frame_scale=cfg.obs_scale, reward_input=cfg.reward_input,
             name="rollout_encoder")
         mf_arch = ModelFreeConfig(conv_filters=cfg.mf_conv_filters, kernel_sizes=cfg.mf_kernel_sizes,
-                                  strides=cfg.mf_strides, fc_units=cfg.mf_fc_units)
+                                  strides=cfg.mf_strides, fc_units=cfg.mf_fc_units,
+                                  residual=bool(cfg.mf_residual))
         self.mf_convs = build_conv_torso(mf_arch, name="model_free")
         self.mf_flatten = layers.Flatten(name="model_free_flatten")
         self.mf_fc = layers.Dense(cfg.mf_fc_units, activation="relu", name="model_free_fc")
@@ -257,7 +260,8 @@ class I2AAgent(keras.Model):
 
     def model_free_features(self, obs):
         """Model-free path: conv tower + FC (Sec. 3.2)."""
-        x = apply_conv_torso(self.mf_convs, obs, self.config.obs_scale, self.compute_dtype)
+        x = apply_conv_torso(self.mf_convs, obs, self.config.obs_scale, self.compute_dtype,
+                             residual=bool(self.config.mf_residual))
         return self.mf_fc(self.mf_flatten(x))
 
     @property
