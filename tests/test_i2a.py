@@ -132,6 +132,8 @@ def test_bad_config_raises():
         I2AConfig(rollout_sampling="greedy")
     with pytest.raises(ValueError, match="reward_input"):
         I2AConfig(reward_input="before_lstm")
+    with pytest.raises(ValueError, match="frame_decoding"):
+        I2AConfig(frame_decoding="sample")
     with pytest.raises(ValueError, match="preset"):
         I2AConfig.preset("huge")
     agent = _agent()
@@ -165,8 +167,10 @@ def test_paper_architecture_builds_at_80x80_and_trains_one_step():
 
 
 def test_residual_model_free_path(tmp_path):
-    """``mf_residual``: the model-free path adds each same-shape conv's output to its input."""
-    agent = _agent(mf_residual=True, mf_conv_filters=(8, 8), mf_kernel_sizes=(3, 3), mf_strides=(1, 1))
+    """``mf_residual``: the model-free path adds each same-shape conv's output to its input; it
+    and ``frame_decoding`` survive a safe-mode round trip."""
+    agent = _agent(mf_residual=True, mf_conv_filters=(8, 8), mf_kernel_sizes=(3, 3), mf_strides=(1, 1),
+                   frame_decoding="probs")
     obs = random_obs(2, seed=3)
     x = obs.astype(np.float32)
     x = np.asarray(agent.mf_convs[0](x))
@@ -176,5 +180,5 @@ def test_residual_model_free_path(tmp_path):
     path = str(tmp_path / "residual_i2a.keras")
     agent.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
-    assert loaded.config.mf_residual is True
+    assert loaded.config.mf_residual is True and loaded.imagination.frame_decoding == "probs"
     np.testing.assert_allclose(np.asarray(loaded.model_free_features(obs)), expected, rtol=1e-5, atol=1e-6)

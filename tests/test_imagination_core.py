@@ -9,10 +9,10 @@ from i2a_keras.models.imagination_core import ImaginationCore
 from i2a_testing import NUM_ACTIONS, OBS_SHAPE, copy_model, random_obs, tiny_env_model
 
 
-def _core(env_model=None, tau=3, sampling="argmax", seed=0):
+def _core(env_model=None, tau=3, sampling="argmax", seed=0, frame_decoding="argmax"):
     policy = RolloutPolicy(NUM_ACTIONS, (8,), (3,), (1,), 16)
     return ImaginationCore(env_model or tiny_env_model(), policy, NUM_ACTIONS, rollout_length=tau,
-                           rollout_sampling=sampling, seed=seed)
+                           rollout_sampling=sampling, seed=seed, frame_decoding=frame_decoding)
 
 
 def test_shapes_and_first_actions():
@@ -149,3 +149,26 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match=r"\(B, H, W, C\)"):
         _core()(random_obs(2)[0])
 
+
+
+def test_expected_frames_are_the_env_models_probabilities_fed_forward():
+    """``frame_decoding="probs"``: each imagined frame is the softmax of the env model's frame
+    logits on the previous imagined (expected) frame, not its argmax."""
+    env_model = tiny_env_model()
+    core = _core(env_model, tau=2, sampling="argmax", frame_decoding="probs")
+    obs = random_obs(2, seed=4)
+    out = core(obs)
+    frames = out["frames"].numpy()
+    np.testing.assert_allclose(frames.sum(axis=-1), 1.0, rtol=1e-5)
+    assert ((frames > 0.01) & (frames < 0.99)).any()  # an untrained model is uncertain somewhere
+    state = np.repeat(obs.astype(np.float32), NUM_ACTIONS, axis=0)
+    actions = np.tile(np.arange(NUM_ACTIONS, dtype=np.int32), 2)
+    for t in range(2):
+        logits = env_model(state, actions)["frame_logits"]
+        state = np.asarray(keras.ops.softmax(logits, axis=-1))
+        np.testing.assert_allclose(frames[:, :, t].reshape(state.shape), state, rtol=1e-5, atol=1e-6)
+        actions = out["actions"].numpy()[:, :, min(t + 1, 1)].reshape(-1)
+    argmax = _core(env_model, tau=2, sampling="argmax")(obs)["frames"].numpy()
+    assert set(np.unique(argmax)) <= {0.0, 1.0} and not np.allclose(argmax, frames)
+    with pytest.raises(ValueError, match="frame_decoding"):
+        _core(frame_decoding="mean")

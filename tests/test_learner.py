@@ -19,10 +19,11 @@ ENV = EnvConfig(dim_room=(5, 5), num_boxes=1, max_steps=3)  # short episodes: tr
 OBS_SHAPE = (5, 5, 7)
 
 
-def _i2a_learner(tau=3, seed=0, max_grad_norm=0.5):
+def _i2a_learner(tau=3, seed=0, max_grad_norm=0.5, frame_decoding="argmax"):
     keras.utils.set_random_seed(seed)
     agent = I2AAgent(OBS_SHAPE, NUM_ACTIONS, tiny_env_model(),
-                     I2AConfig.preset("tiny", rollout_length=tau, rollout_sampling="sample"))
+                     I2AConfig.preset("tiny", rollout_length=tau, rollout_sampling="sample",
+                                      frame_decoding=frame_decoding))
     agent.build((None,) + OBS_SHAPE)
     cfg = A2CConfig(num_envs=6, num_steps=4, learning_rate=1e-3, max_grad_norm=max_grad_norm)
     optimizer = make_optimizer(cfg)
@@ -30,10 +31,12 @@ def _i2a_learner(tau=3, seed=0, max_grad_norm=0.5):
     return A2CLearner(agent, optimizer, cfg, OBS_SHAPE), cfg
 
 
-def test_update_differentiates_the_policy_that_acted():
+@pytest.mark.parametrize("frame_decoding", ["argmax", "probs"])
+def test_update_differentiates_the_policy_that_acted(frame_decoding):
     """The logits stored while acting equal the logits of the update's forward pass (replayed
-    imagination, same weights), and the update's rows are the acting rows only."""
-    learner, cfg = _i2a_learner()
+    imagination, same weights), and the update's rows are the acting rows only; also with
+    expected (soft) imagined frames, stored as float16."""
+    learner, cfg = _i2a_learner(frame_decoding=frame_decoding)
     runner = RolloutRunner(make_env(ENV, cfg.num_envs, "train", 0), learner, cfg.num_steps,
                            np.random.default_rng(0))
     runner.reset(seed=0)
@@ -41,6 +44,8 @@ def test_update_differentiates_the_policy_that_acted():
     assert rollout.truncated.any()
     obs, actions, returns, logits, replay = learner.batch(rollout)
     assert obs.shape[0] == actions.shape[0] == cfg.num_steps * cfg.num_envs
+    stored = keras.backend.standardize_dtype(replay["imagined"]["frames"].dtype)
+    assert stored == {"argmax": "uint8", "probs": "float16"}[frame_decoding]
     out = learner.agent(obs, training=True, **replay)
     np.testing.assert_allclose(np.asarray(out["logits"]), logits, rtol=1e-5, atol=1e-5)
     # a fresh imagination (other rollout-policy samples) gives another policy

@@ -50,6 +50,22 @@ def test_env_config_checks_minipacman_settings():
 
 # --- env model --------------------------------------------------------------------------------
 
+def test_expected_frames_weight_the_palette_by_the_cell_probabilities():
+    """``predict_next(..., soft=True)``: each cell is the probability-weighted palette colour, so
+    an uncertain ghost stays partly visible; soft frames need a float input."""
+    obs, actions = _batch()
+    model = _model()
+    soft, reward = model.predict_next(obs.astype(np.float32), actions, soft=True)
+    probs = np.asarray(keras.ops.softmax(model(obs, actions)["frame_logits"], axis=-1))
+    expected = probs @ np.asarray(model.palette, np.float32)
+    np.testing.assert_allclose(np.asarray(soft), expected, rtol=1e-4, atol=1e-3)
+    hard, hard_reward = model.predict_next(obs, actions)
+    np.testing.assert_allclose(np.asarray(reward), np.asarray(hard_reward))
+    assert not np.allclose(np.asarray(soft), np.asarray(hard, np.float32))
+    with pytest.raises(ValueError, match="float dtype"):
+        model.predict_next(obs, actions, soft=True)  # uint8 frames cannot hold expectations
+
+
 def test_env_model_shapes():
     obs, actions = _batch()
     out = _model()(obs, actions)

@@ -282,9 +282,19 @@ class _EnvModelAPI:
                 raise ValueError(f"actions must be in [0, {self.num_actions}), got range "
                                  f"[{a.min()}, {a.max()}]")
 
-    def decode_frame(self, frame_logits, dtype="uint8", sample=False, seed=None):
-        """Turn frame logits into an observation in the input encoding (argmax or sampled)."""
+    def decode_frame(self, frame_logits, dtype="uint8", sample=False, seed=None, soft=False):
+        """Turn frame logits into an observation in the input encoding: the argmax or a sample
+        per cell, or with ``soft`` the expected frame (one-hot: the class probabilities; colours:
+        the probability-weighted palette colour), which needs a float ``dtype``."""
         k = frame_logits.shape[-1]
+        if soft:
+            if "float" not in str(dtype):
+                raise ValueError(f"soft frames are expectations: they need a float dtype, got {dtype}")
+            probs = ops.softmax(ops.cast(frame_logits, "float32"), axis=-1)
+            if self.observation != "one_hot":
+                palette = ops.convert_to_tensor(np.asarray(self.palette, dtype=np.float32))
+                probs = ops.matmul(probs, palette)
+            return ops.cast(probs, dtype)
         if sample:
             flat = ops.reshape(frame_logits, (-1, k))
             idx = ops.reshape(keras.random.categorical(flat, 1, seed=seed), ops.shape(frame_logits)[:-1])
@@ -304,16 +314,18 @@ class _EnvModelAPI:
             idx = ops.argmax(reward_logits, axis=-1)
         return ops.take(values, idx, axis=0)
 
-    def predict_next(self, obs, actions, sample=False, seed=None):
+    def predict_next(self, obs, actions, sample=False, seed=None, soft=False):
         """Imagine one step: ``(next_obs, reward)`` for a batch ``obs (B,H,W,C)``, ``actions (B,)``.
 
         ``next_obs`` is in the input's encoding and dtype; ``reward`` is float32 (B,). With
         ``sample=True`` frames and rewards are sampled from the predicted categoricals (``seed``: a
-        ``keras.random.SeedGenerator`` or int), otherwise the most likely values are returned.
+        ``keras.random.SeedGenerator`` or int), otherwise the most likely values are returned;
+        ``soft=True`` returns the expected frame instead (:meth:`decode_frame`; float ``obs``).
         """
         obs = ops.convert_to_tensor(obs)
         out = self(obs, actions)
-        next_obs = self.decode_frame(out["frame_logits"], dtype=obs.dtype, sample=sample, seed=seed)
+        next_obs = self.decode_frame(out["frame_logits"], dtype=obs.dtype, sample=sample, seed=seed,
+                                     soft=soft)
         if self.predict_reward:
             reward = self.decode_reward(out["reward_logits"], sample=sample, seed=seed)
         else:
@@ -634,8 +646,9 @@ class CopyModel(_EnvModelAPI, keras.Model):
         reward_logits = ops.zeros((ops.shape(obs)[0], len(self.reward_values)), dtype="float32")
         return {"frame_logits": frame_logits, "reward_logits": reward_logits}
 
-    def predict_next(self, obs, actions, sample=False, seed=None):
-        """Return ``(obs, zeros)``: the copy model imagines that nothing changes."""
+    def predict_next(self, obs, actions, sample=False, seed=None, soft=False):
+        """Return ``(obs, zeros)``: the copy model imagines that nothing changes (for any
+        decoding: its prediction is certain)."""
         obs = ops.convert_to_tensor(obs)
         self._check_inputs(obs, actions)
         return obs, ops.zeros((ops.shape(obs)[0],), dtype="float32")

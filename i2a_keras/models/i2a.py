@@ -27,8 +27,8 @@ import keras
 from keras import layers, ops
 
 from i2a_keras.algos.distillation import distillation_loss
-from i2a_keras.models.imagination_core import (ROLLOUT_SAMPLING_MODES, SOLVE_REWARD, ImaginationCore,
-                                               freeze)
+from i2a_keras.models.imagination_core import (FRAME_DECODING_MODES, ROLLOUT_SAMPLING_MODES,
+                                               SOLVE_REWARD, ImaginationCore, freeze)
 from i2a_keras.models.model_free import (PIXEL_INPUT_MIN_SIZE, ModelFreeConfig, apply_conv_torso,
                                          build_conv_torso, default_model_free_config)
 from i2a_keras.models import register_agent
@@ -55,7 +55,9 @@ class I2AConfig:
     ``i2a-no-reward``; unused by ``i2a-copy-model``); a built agent carries the model itself.
     ``reward_input``: where the rollout encoder reads the imagined reward (``"plane"`` or the
     appendix's ``"after_cnn"``); ``stop_on_solve``: an imagined solve ends the imagined episode
-    (later steps repeat the solved frame with reward 0). ``reward_task``: MiniPacman only (Sec. 5),
+    (later steps repeat the solved frame with reward 0); ``frame_decoding``: ``"argmax"`` imagined
+    frames or the expected frames (``"probs"``, which keep uncertain objects such as MiniPacman's
+    ghosts visible; stored as float16 instead of uint8). ``reward_task``: MiniPacman only (Sec. 5),
     the task whose reward weights turn the env model's predicted events into imagined rewards (the
     trainer sets it to ``env.task``); empty for Sokoban.
     """
@@ -65,6 +67,7 @@ class I2AConfig:
     reverse: bool = True
     reward_input: str = "plane"
     stop_on_solve: bool = False
+    frame_decoding: str = "argmax"
     lstm_units: int | None = None
     encoder_filters: tuple | None = None
     encoder_kernel_sizes: tuple | None = None
@@ -96,6 +99,9 @@ class I2AConfig:
         if self.rollout_sampling not in ROLLOUT_SAMPLING_MODES:
             raise ValueError(f"rollout_sampling must be one of {ROLLOUT_SAMPLING_MODES}, "
                              f"got {self.rollout_sampling!r}")
+        if self.frame_decoding not in FRAME_DECODING_MODES:
+            raise ValueError(f"frame_decoding must be one of {FRAME_DECODING_MODES}, "
+                             f"got {self.frame_decoding!r}")
         if self.reward_input not in REWARD_INPUTS:
             raise ValueError(f"reward_input must be one of {REWARD_INPUTS}, got {self.reward_input!r}")
         if float(self.distill_weight) < 0:
@@ -234,7 +240,8 @@ class I2AAgent(keras.Model):
         self.imagination = ImaginationCore(
             env_model, self.rollout_policy, self.num_actions, rollout_length=cfg.rollout_length,
             rollout_sampling=cfg.rollout_sampling, seed=cfg.seed,
-            stop_reward=SOLVE_REWARD if cfg.stop_on_solve else None, name="imagination_core")
+            stop_reward=SOLVE_REWARD if cfg.stop_on_solve else None,
+            frame_decoding=cfg.frame_decoding, name="imagination_core")
         self.encoder = RolloutEncoder(
             cfg.encoder_filters, cfg.encoder_kernel_sizes, cfg.encoder_strides, cfg.lstm_units,
             reverse=cfg.reverse, frame_scale=cfg.obs_scale, reward_input=cfg.reward_input,
@@ -273,11 +280,16 @@ class I2AAgent(keras.Model):
 
     def imagine(self, obs, rollout_noise=None):
         """The imagined rollouts of a batch (Sec. 3.1) in a compact, storable form:
-        ``{"frames": uint8 (B, A, tau, H, W, C), "rewards": float32 (B, A, tau)}`` (imagined
-        frames are one-hot or palette colours, so uint8 holds them exactly)."""
+        ``{"frames": uint8 (B, A, tau, H, W, C), "rewards": float32 (B, A, tau)}`` (argmax frames
+        are one-hot or palette colours, so uint8 holds them exactly; expected frames, with
+        ``frame_decoding="probs"``, are float16). Acting and the update both read this form."""
         imagined = self.imagination(obs, noise=rollout_noise)
-        return {"frames": ops.cast(ops.round(imagined["frames"]), "uint8"),
-                "rewards": imagined["rewards"]}
+        frames = imagined["frames"]
+        if self.config.frame_decoding == "probs":
+            frames = ops.cast(frames, "float16")
+        else:
+            frames = ops.cast(ops.round(frames), "uint8")
+        return {"frames": frames, "rewards": imagined["rewards"]}
 
     def imagination_features(self, obs, rollout_noise=None, imagined=None):
         """Encode each rollout, concatenate the A embeddings (aggregator, Sec. 3.2). ``imagined``

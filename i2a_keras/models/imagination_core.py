@@ -27,9 +27,13 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["ImaginationCore", "env_model_step", "freeze", "ROLLOUT_SAMPLING_MODES", "SOLVE_REWARD"]
+__all__ = ["ImaginationCore", "env_model_step", "freeze", "ROLLOUT_SAMPLING_MODES",
+           "FRAME_DECODING_MODES", "SOLVE_REWARD"]
 
 ROLLOUT_SAMPLING_MODES = ("sample", "argmax")
+# How an imagined frame is read off the env model's per-cell categoricals: the most likely class,
+# or the expected frame ("probs"), which keeps uncertain objects (MiniPacman's ghosts) visible.
+FRAME_DECODING_MODES = ("argmax", "probs")
 # A Sokoban solve pays +10 (+9.9 / +10.9 with the step and last-box terms); no other reward is
 # above +0.9, so an imagined reward >= 5 is an imagined solve.
 SOLVE_REWARD = 5.0
@@ -47,15 +51,20 @@ def freeze(model):
     return model
 
 
-def env_model_step(env_model, obs, actions):
+def env_model_step(env_model, obs, actions, frame_decoding="argmax"):
     """One frozen environment-model step: ``(next_obs, reward)`` for a batch.
 
     ``env_model.predict_next(obs, actions)`` (docs/design.md) returns the next observation in the
     input's encoding and the reward value (``EnvModel``'s no-reward variant and ``CopyModel``
-    return zeros; a reward of ``None`` from another model is read as 0 too). The result is cut
-    from the gradient tape: the environment model is never trained through the agent.
+    return zeros; a reward of ``None`` from another model is read as 0 too); with
+    ``frame_decoding="probs"`` it returns the expected frame (``predict_next(..., soft=True)``).
+    The result is cut from the gradient tape: the environment model is never trained through the
+    agent.
     """
-    next_obs, reward = env_model.predict_next(obs, actions)
+    if frame_decoding == "probs":
+        next_obs, reward = env_model.predict_next(obs, actions, soft=True)
+    else:
+        next_obs, reward = env_model.predict_next(obs, actions)
     next_obs = ops.stop_gradient(ops.cast(next_obs, "float32"))
     batch = ops.shape(next_obs)[0]
     if reward is None:
@@ -80,6 +89,8 @@ class ImaginationCore(keras.layers.Layer):
         seed: seed of the stream used when ``call`` gets no ``noise``.
         stop_reward: if set, an imagined reward >= ``stop_reward`` ends the imagined episode: the
             later steps of that rollout repeat its frame with reward 0.
+        frame_decoding: ``"argmax"`` (the most likely frame, the default) or ``"probs"`` (the
+            expected frame, also fed to the next env-model step).
 
     ``call(obs, noise=None)`` returns ``{"frames": (B, A, tau, H, W, C) float32, "rewards": (B, A,
     tau) float32, "actions": (B, A, tau) int32}``; ``actions[:, a, 0] == a``. ``noise``: uniforms
@@ -87,7 +98,8 @@ class ImaginationCore(keras.layers.Layer):
     """
 
     def __init__(self, env_model, rollout_policy, num_actions, rollout_length=5,
-                 rollout_sampling="sample", seed=None, stop_reward=None, **kwargs):
+                 rollout_sampling="sample", seed=None, stop_reward=None, frame_decoding="argmax",
+                 **kwargs):
         super().__init__(**kwargs)
         if int(num_actions) < 1:
             raise ValueError(f"num_actions must be >= 1, got {num_actions}")
@@ -96,6 +108,9 @@ class ImaginationCore(keras.layers.Layer):
         if rollout_sampling not in ROLLOUT_SAMPLING_MODES:
             raise ValueError(
                 f"rollout_sampling must be one of {ROLLOUT_SAMPLING_MODES}, got {rollout_sampling!r}")
+        if frame_decoding not in FRAME_DECODING_MODES:
+            raise ValueError(
+                f"frame_decoding must be one of {FRAME_DECODING_MODES}, got {frame_decoding!r}")
         if not hasattr(env_model, "predict_next"):
             raise ValueError(
                 f"env_model must provide predict_next(obs, actions), got {type(env_model).__name__}")
@@ -106,6 +121,7 @@ class ImaginationCore(keras.layers.Layer):
         self.rollout_sampling = rollout_sampling
         self.seed = seed
         self.stop_reward = None if stop_reward is None else float(stop_reward)
+        self.frame_decoding = frame_decoding
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, input_shape=None):
@@ -148,7 +164,7 @@ class ImaginationCore(keras.layers.Layer):
             actions.append(action)
             previous = state
             # The frozen env model imagines o_{t+1}, r_{t+1} from (o_t, a_t).
-            state, reward = env_model_step(self.env_model, state, action)
+            state, reward = env_model_step(self.env_model, state, action, self.frame_decoding)
             if self.stop_reward is not None:  # an imagined solve ends the imagined episode
                 state = ops.where(ended[:, None, None, None], previous, state)
                 reward = ops.where(ended, ops.zeros_like(reward), reward)
@@ -175,6 +191,7 @@ class ImaginationCore(keras.layers.Layer):
             rollout_sampling=self.rollout_sampling,
             seed=self.seed,
             stop_reward=self.stop_reward,
+            frame_decoding=self.frame_decoding,
         )
         return config
 

@@ -111,17 +111,19 @@ class MiniPacmanEnvModel(EnvModel):
             idx = ops.argmax(event_logits, axis=-1)
         return ops.cast(idx, "float32")  # count value == class index
 
-    def predict_events(self, obs, actions, sample=False, seed=None):
-        """Imagine one step: ``(next_obs, event counts (B, 5))``."""
+    def predict_events(self, obs, actions, sample=False, seed=None, soft=False):
+        """Imagine one step: ``(next_obs, event counts (B, 5))``; ``soft``: the expected frame
+        (see :meth:`decode_frame`), the events stay the most likely (or sampled) counts."""
         obs = ops.convert_to_tensor(obs)
         out = self(obs, actions)
-        next_obs = self.decode_frame(out["frame_logits"], dtype=obs.dtype, sample=sample, seed=seed)
+        next_obs = self.decode_frame(out["frame_logits"], dtype=obs.dtype, sample=sample, seed=seed,
+                                     soft=soft)
         return next_obs, self.decode_events(out["event_logits"], sample=sample, seed=seed)
 
-    def predict_next(self, obs, actions, sample=False, seed=None):
+    def predict_next(self, obs, actions, sample=False, seed=None, soft=False):
         """Imagine one step: ``(next_obs, reward)``, the reward being ``events . weights`` of
         ``self.task`` (what the imagination core reads)."""
-        next_obs, events = self.predict_events(obs, actions, sample=sample, seed=seed)
+        next_obs, events = self.predict_events(obs, actions, sample=sample, seed=seed, soft=soft)
         return next_obs, ops.sum(events * ops.convert_to_tensor(self.task_weights), axis=-1)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
