@@ -15,6 +15,10 @@ import json
 import os
 
 
+# Logging windows with fewer finished episodes than this are not plotted.
+MIN_EPISODES = 100
+
+
 def _rows(path):
     if not os.path.exists(path):
         return []
@@ -36,7 +40,10 @@ def main(argv=None):
         label, _, rest = spec.partition("=")
         run_dir, _, offset = rest.partition(":")
         offset = int(offset or 0)
-        metrics = [m for m in _rows(os.path.join(run_dir, "metrics.jsonl")) if "charts/solve_rate" in m]
+        # A window cut short by a stop holds a few episodes, often only solves (the unsolved
+        # episodes all end together at the step limit), so such windows are left out.
+        metrics = [m for m in _rows(os.path.join(run_dir, "metrics.jsonl"))
+                   if "charts/solve_rate" in m and m.get("charts/episodes", MIN_EPISODES) >= MIN_EPISODES]
         evals = _rows(os.path.join(run_dir, "eval.jsonl"))
         line, = ax_train.plot([offset + m["frames"] for m in metrics],
                               [100 * m["charts/solve_rate"] for m in metrics], label=label, lw=1)
