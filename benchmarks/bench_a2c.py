@@ -44,6 +44,9 @@ def main(argv=None):
                         "flags above are then ignored except --num-envs/--num-steps if given)")
     p.add_argument("--network", default="preset", choices=("preset", "standard"),
                    help="with --preset: the preset's network, or the standard 2-conv grid network")
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="with --preset: config overrides, e.g. model.residual=true "
+                        "model.conv_filters=32,32,32,32,32,32 model.strides=1,1,1,1,1,1")
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--threads", type=int, default=0, help="TF intra/inter-op threads (0 = default)")
     args = p.parse_args(argv)
@@ -61,14 +64,16 @@ def main(argv=None):
     model_cfg = None
     if args.preset:
         import dataclasses
-        from i2a_keras.training.config import model_free_preset
-        preset = model_free_preset(args.preset)
+        from i2a_keras.training.config import apply_overrides, model_free_preset
+        preset = apply_overrides(model_free_preset(args.preset), args.set)
         env_cfg = preset.env
         model_cfg = preset.model if args.network == "preset" else None
         explicit = {k: v for k, v in (("num_envs", args.num_envs), ("num_steps", args.num_steps))
                     if f"--{k.replace('_', '-')}" in (argv if argv is not None else sys.argv)}
         cfg = dataclasses.replace(preset.a2c, **explicit)
         args.dim, args.boxes, args.observation = env_cfg.dim_room[0], env_cfg.num_boxes, env_cfg.observation
+    elif args.set:
+        p.error("--set needs --preset")
     else:
         env_cfg = EnvConfig(dim_room=(args.dim, args.dim), num_boxes=args.boxes,
                             max_steps=120 if args.dim >= 10 else 50, observation=args.observation,
