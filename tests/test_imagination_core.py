@@ -158,7 +158,7 @@ def test_expected_frames_are_the_env_models_probabilities_fed_forward():
     core = _core(env_model, tau=2, sampling="argmax", frame_decoding="probs")
     obs = random_obs(2, seed=4)
     out = core(obs)
-    frames = out["frames"].numpy()
+    frames = np.asarray(out["frames"])
     np.testing.assert_allclose(frames.sum(axis=-1), 1.0, rtol=1e-5)
     assert ((frames > 0.01) & (frames < 0.99)).any()  # an untrained model is uncertain somewhere
     state = np.repeat(obs.astype(np.float32), NUM_ACTIONS, axis=0)
@@ -167,8 +167,8 @@ def test_expected_frames_are_the_env_models_probabilities_fed_forward():
         logits = env_model(state, actions)["frame_logits"]
         state = np.asarray(keras.ops.softmax(logits, axis=-1))
         np.testing.assert_allclose(frames[:, :, t].reshape(state.shape), state, rtol=1e-5, atol=1e-6)
-        actions = out["actions"].numpy()[:, :, min(t + 1, 1)].reshape(-1)
-    argmax = _core(env_model, tau=2, sampling="argmax")(obs)["frames"].numpy()
+        actions = np.asarray(out["actions"])[:, :, min(t + 1, 1)].reshape(-1)
+    argmax = np.asarray(_core(env_model, tau=2, sampling="argmax")(obs)["frames"])
     assert set(np.unique(argmax)) <= {0.0, 1.0} and not np.allclose(argmax, frames)
     with pytest.raises(ValueError, match="frame_decoding"):
         _core(frame_decoding="mean")

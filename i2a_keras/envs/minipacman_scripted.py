@@ -93,8 +93,13 @@ class ScriptedPlayer:
                 return int(self.first_move[pacman, self._nearest(pacman, targets)])
         return 0
 
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        cells = frame_cells(obs).reshape(len(obs), -1)
+    def act_on_cells(self, cells: np.ndarray) -> np.ndarray:
+        """Actions for frames already decoded to cell classes ``(N, 15, 19)`` (see
+        :func:`frame_cells`; data collection decodes its frames once and passes them here)."""
+        cells = np.asarray(cells).reshape(len(cells), -1)
         actions = np.array([self._act(c) for c in cells], np.int64)
-        explore = self.rng.uniform(size=len(obs)) < self.epsilon
-        return np.where(explore, self.rng.integers(0, NUM_ACTIONS, len(obs)), actions)
+        explore = self.rng.uniform(size=len(cells)) < self.epsilon
+        return np.where(explore, self.rng.integers(0, NUM_ACTIONS, len(cells)), actions)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        return self.act_on_cells(frame_cells(obs))

@@ -288,7 +288,7 @@ class _EnvModelAPI:
         the probability-weighted palette colour), which needs a float ``dtype``."""
         k = frame_logits.shape[-1]
         if soft:
-            if "float" not in str(dtype):
+            if not keras.backend.is_float_dtype(dtype):
                 raise ValueError(f"soft frames are expectations: they need a float dtype, got {dtype}")
             probs = ops.softmax(ops.cast(frame_logits, "float32"), axis=-1)
             if self.observation != "one_hot":

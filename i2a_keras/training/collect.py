@@ -187,9 +187,11 @@ class _Policy:
             self.agent, _, _ = load_checkpoint(cfg.agent_checkpoint, compile=False)
             self._logits = make_policy_fn(self.agent)
 
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
+    def __call__(self, obs: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """Actions for ``obs``; ``classes`` are the frames' cell classes (what the scripted
+        player reads)."""
         if self.scripted is not None:
-            return self.scripted(obs)
+            return self.scripted.act_on_cells(classes)
         n = len(obs)
         actions = self.rng.integers(0, self.num_actions, n)
         if self.agent is not None:
@@ -251,7 +253,9 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
     labels = ([{"task": t} for t in cfg.tasks] if minipacman else
               [{"num_boxes": int(b)} for b in cfg.box_counts])
     shards, parts, reward_counts = [], [], {}
-    event_totals = 0  # MiniPacman: how often each event occurred (an array once events arrive)
+    if minipacman:
+        from i2a_keras.envs.minipacman_core import EVENTS
+        event_totals = np.zeros(len(EVENTS), np.int64)  # how often each event occurred
     per_part = [cfg.num_transitions // len(labels)] * len(labels)
     per_part[-1] += cfg.num_transitions - sum(per_part)
     level_seed = cfg.env.train_seed if cfg.split == "train" else cfg.env.eval_seed
@@ -275,19 +279,19 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
         chunk = {k: [] for k in keys}
         chunk_size = done_part = 0
         while done_part < budget:
-            actions = policy(obs)
+            obs_c = frame_classes(obs, observation, palette)  # compact storage, see above
+            actions = policy(obs, obs_c)
             next_obs, rewards, terminated, truncated, info = env.step(actions)
             next_obs = np.asarray(next_obs)
             terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
             done = terminated | truncated
             real_next = _final_obs(info, next_obs, done)
             rewards = np.asarray(rewards, np.float32)
-            obs_c = frame_classes(obs, observation, palette)  # compact storage, see above
             next_c = frame_classes(real_next, observation, palette)
             if minipacman:
                 events = np.asarray(info["events"], np.uint8)
                 chunk[EVENT_KEY].append(events[None])
-                event_totals = event_totals + events.sum(axis=0, dtype=np.int64)
+                event_totals += events.sum(axis=0, dtype=np.int64)
             frame_shape = obs_c.shape[1:]
             for key, value in (("obs", obs_c), ("actions", actions.astype(np.uint8)), ("rewards", rewards),
                                ("next_obs", next_c), ("terminated", terminated),
@@ -327,9 +331,8 @@ def collect(cfg: CollectConfig, out_dir: str) -> dict:
         "seconds": round(time.time() - start, 1), "shards": shards,
     }
     if minipacman:
-        from i2a_keras.envs.minipacman_core import EVENTS
         meta.update(events=list(EVENTS), tasks=list(cfg.tasks),
-                    event_counts=dict(zip(EVENTS, np.asarray(event_totals).tolist())))
+                    event_counts=dict(zip(EVENTS, event_totals.tolist())))
     _write_metadata(out_dir, meta)
     return meta
 
