@@ -198,10 +198,9 @@ def main(argv=None):
         agent.build((None,) + obs_shape)
         timers[f"i2a tau={tau}"] = _Timer(agent, a2c, obs_shape, obs_batch, last_obs)
     if args.copy_model:
-        from i2a_keras.models.env_model import CopyModel
         tau = max(args.taus)
-        agent = I2AAgent(obs_shape, n_actions, CopyModel(obs_shape=obs_shape, num_actions=n_actions),
-                         I2AConfig.preset(args.preset, rollout_length=tau), name="i2a_agent")
+        agent = build_agent("i2a-copy-model", obs_shape, n_actions,
+                            I2AConfig.preset(args.preset, rollout_length=tau))
         agent.build((None,) + obs_shape)
         timers[f"copy tau={tau}"] = _Timer(agent, a2c, obs_shape, obs_batch, last_obs)
     if args.flops_only:

@@ -232,6 +232,39 @@ def test_resume_records_changes_in_a_resume_log(run_copy):
     assert summary["frames"] == 1200 and summary["eval"]["num_levels"] == 3
 
 
+BOXOBAN_5X5 = "".join(f"; {i}\n#####\n#@ $#\n#   #\n#  .#\n#####\n\n" for i in range(4))
+
+
+def test_resume_follows_boxoban_levels_to_another_folder(tmp_path, capsys):
+    """A run on Boxoban files resumes on a machine where they live elsewhere (Colab, the GPU
+    machine); the move is recorded, and a later resume keeps reading the new folder."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder in (old, new):
+        folder.mkdir()
+        (folder / "000.txt").write_text(BOXOBAN_5X5)
+    run_dir = str(tmp_path / "run")
+    train.main(tiny(run_dir, "--total-frames", "1000", "--set", f"env.levels=boxoban:{old}",
+                    f"env.eval_levels=boxoban:{old}"))
+    (old / "000.txt").unlink()
+    old.rmdir()
+    code, err = cli(["--resume", run_dir, "--total-frames", "1200"], capsys)
+    assert code == 1 and "cannot open the train levels" in err[0]
+    summary = train.main(["--resume", run_dir, "--total-frames", "1200", "--set",
+                          f"env.levels=boxoban:{new}", f"env.eval_levels=boxoban:{new}"])
+    assert summary["frames"] == 1200
+    (row,) = read_jsonl(os.path.join(run_dir, "resume_log.jsonl"))
+    assert row["changes"]["env.levels"] == {"from": f"boxoban:{old}", "to": f"boxoban:{new}"}
+    assert train.main(["--resume", run_dir, "--total-frames", "1400"])["frames"] == 1400
+
+
+def test_resume_cannot_swap_generated_levels_for_files(run_copy, tmp_path, capsys):
+    (tmp_path / "000.txt").write_text(BOXOBAN_5X5)
+    before = snapshot(run_copy)
+    code, err = cli(["--resume", run_copy, "--set", f"env.levels=boxoban:{tmp_path}"], capsys)
+    assert code == 1 and "cannot change env.levels ('generator' ->" in err[0]
+    assert "another folder of Boxoban files" in err[0] and snapshot(run_copy) == before
+
+
 def test_bad_checkpoint_or_wrong_subcommand_leave_the_run_untouched(run_copy, capsys):
     before = snapshot(run_copy)
     with pytest.raises(SystemExit) as exc:

@@ -17,6 +17,8 @@ everything). ``make_level_source`` builds a source from a spec string (see its d
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import os
 import random as _pyrandom
@@ -425,11 +427,26 @@ def build_pool(path: str, num_levels: int, dim_room=(10, 10), num_boxes: int = 4
     return fixed, state
 
 
+_CHECK_LEVEL_PATHS = contextvars.ContextVar("check_level_paths", default=True)
+
+
+@contextlib.contextmanager
+def level_paths_unchecked():
+    """Inside it, :func:`check_level_spec` checks a spec's form but not that its files exist: a
+    saved run's config names the folders of the machine it ran on, which a resume may move."""
+    token = _CHECK_LEVEL_PATHS.set(False)
+    try:
+        yield
+    finally:
+        _CHECK_LEVEL_PATHS.reset(token)
+
+
 def check_level_spec(spec: str) -> None:
     """Raise ValueError unless ``spec`` names a level source :func:`make_level_source` can open.
 
     Cheap (no level is read): used to reject a bad ``env.levels`` when a config is made.
     """
+    check_paths = _CHECK_LEVEL_PATHS.get()
     if spec in (None, "generator", "gym_sokoban"):
         return
     if not isinstance(spec, (str, os.PathLike)):
@@ -438,11 +455,11 @@ def check_level_spec(spec: str) -> None:
     for prefix in ("boxoban:", "pool:"):
         if spec.startswith(prefix):
             path = spec[len(prefix):]
-            if not os.path.exists(path):
+            if check_paths and not os.path.exists(path):
                 raise ValueError(f"level source {spec!r}: {path!r} does not exist")
             return
-    if spec.endswith(".npz") or spec.endswith(".txt") or os.path.isdir(spec):
-        if not os.path.exists(spec):
+    if spec.endswith(".npz") or spec.endswith(".txt") or os.path.isdir(spec) or not check_paths:
+        if check_paths and not os.path.exists(spec):
             raise ValueError(f"level source {spec!r} does not exist")
         return
     raise ValueError(f"unknown level source spec {spec!r}: use 'generator', 'gym_sokoban', "

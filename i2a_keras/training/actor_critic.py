@@ -54,7 +54,10 @@ __all__ = ["train_actor_critic", "make_env", "env_spec", "env_title", "env_kwarg
 # Settings that may change when a run is resumed (run length, logging, evaluation); the others are
 # fixed by the checkpoint (model, optimizer, envs, seeds).
 RESUMABLE_KEYS = ("run.total_frames", "run.log_interval_frames", "run.checkpoint_interval_frames",
-                  "run.progress", "run.ray_address", "eval.")
+                  "run.progress", "run.ray_address", "eval.", "env.levels", "env.eval_levels")
+# Of those, the level sources may only move: another folder of Boxoban level files (a fresh
+# machine, Colab, the GPU machine), never a switch between generated levels and files.
+RELOCATABLE_LEVEL_KEYS = ("env.levels", "env.eval_levels")
 
 
 def env_kwargs(env: EnvConfig, split: str) -> dict:
@@ -109,12 +112,15 @@ def check_level_sources(env: EnvConfig) -> None:
     empty split or impossible generator settings fail before training starts."""
     if env.game != "sokoban":
         return
-    for split in ("train", "eval"):
+    for split, key in (("train", "levels"), ("eval", "eval_levels" if env.eval_levels else "levels")):
         try:
             make_env(env, 1, split, env.eval_seed).close()
         except (ValueError, OSError, RuntimeError) as exc:
-            raise ValueError(f"cannot open the {split} levels of env.levels={env.levels!r}: "
-                             f"{' '.join(str(exc).split())}") from exc
+            spec = getattr(env, key)
+            moved = (f" (if the files moved, resume with --set env.{key}=boxoban:FOLDER)"
+                     if str(spec).startswith("boxoban:") else "")
+            raise ValueError(f"cannot open the {split} levels of env.{key}={spec!r}: "
+                             f"{' '.join(str(exc).split())}{moved}") from exc
 
 
 def derived_seed(*parts: int) -> int:
@@ -203,6 +209,13 @@ def _rollout_workers(cfg: ActorCriticConfig, learner: A2CLearner, rngs: list, en
 def _resume_checks(cfg: ActorCriticConfig, run_dir: RunDir) -> dict:
     """The settings this resume changes; raises if the run cannot be resumed with ``cfg``."""
     changes = run_dir.check_resume(cfg, RESUMABLE_KEYS)
+    for key in RELOCATABLE_LEVEL_KEYS:
+        change = changes.get(key)
+        if change and not all(str(v).startswith("boxoban:") for v in (change["from"], change["to"])):
+            raise ValueError(f"cannot change {key} ({change['from']!r} -> {change['to']!r}) when "
+                             f"resuming {run_dir.path}: a resume may only point a boxoban: level source "
+                             "at another folder of Boxoban files; start a new run (--run-dir) to change "
+                             "where the levels come from")
     if "run.total_frames" in changes and cfg.a2c.lr_schedule == "linear":
         raise ValueError("cannot change run.total_frames when resuming a run with "
                          "a2c.lr_schedule=linear: the saved optimizer's schedule ends at the old total")

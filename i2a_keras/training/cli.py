@@ -119,7 +119,12 @@ def config_from_args(args, build_config, load_config, flag_keys=None):
 
     Raises :class:`ArgumentValueError` (a ``ValueError``) for an unknown preset/key or a bad value.
     """
+    from i2a_keras.envs.levels import level_paths_unchecked
+
     try:
+        if getattr(args, "resume", None):  # the trainer opens the levels, wherever they now are
+            with level_paths_unchecked():
+                return _config_from_args(args, build_config, load_config, flag_keys)
         return _config_from_args(args, build_config, load_config, flag_keys)
     except ArgumentValueError:
         raise

@@ -29,6 +29,7 @@ import warnings
 
 from tqdm.auto import tqdm
 
+from i2a_keras.envs.levels import level_paths_unchecked
 from i2a_keras.training.config import config_from_dict, config_to_dict
 
 __all__ = ["RunDir", "RunLock", "RunDirError", "RunDirLockedError", "ScalarLogger", "StopFlag",
@@ -105,7 +106,8 @@ class RunDir:
 
     def saved_config(self, load):
         """The run's config: ``config.json`` with the changes of ``resume_log.jsonl`` applied,
-        rebuilt by ``load(dict)`` (e.g. a subcommand's ``load_config``)."""
+        rebuilt by ``load(dict)`` (e.g. a subcommand's ``load_config``). Level folders that do not
+        exist here are allowed: the run may come from another machine, and a resume can move them."""
         if not os.path.isfile(self.config_path):
             raise FileNotFoundError(f"{self.path} is not a run directory: no config.json")
         with open(self.config_path) as fh:
@@ -117,7 +119,8 @@ class RunDir:
                 for part in parents:
                     node = node[part]
                 node[leaf] = change["to"]
-        return load(data)
+        with level_paths_unchecked():
+            return load(data)
 
     def check_resume(self, config, resumable) -> dict:
         """The changes ``config`` makes to the saved run config, as ``{key: {"from", "to"}}``.

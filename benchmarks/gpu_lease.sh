@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One call of a lent GPU machine (issues 9 and 10), prepared so that no device time is spent idle.
+#
+# The GPU machine has JAX on CUDA but no TensorFlow, Keras or gymnasium, and no internet: Keras 3
+# and gymnasium travel as wheels in .whl/, and a slice of the Boxoban levels (the 100k unfiltered
+# valid levels and the first 200k of the 900k train levels) as .levels/boxoban_subset.tar.xz.
+# Both folders are git-ignored (.git/info/exclude); make them once on this machine:
+#
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux2014_x86_64 \
+#       -d .whl keras==3.15.1 optree==0.20.0 namex==0.1.0 gymnasium==1.4.0 farama-notifications==0.0.6
+#   (cd ../shared/data/boxoban-levels && tar -cJf $OLDPWD/.levels/boxoban_subset.tar.xz \
+#       unfiltered/valid $(ls unfiltered/train/*.txt | head -200))
+#
+# and call the device tool's run with carry [".whl", ".levels"], timeout_s 600, command
+# `bash benchmarks/gpu_lease.sh`. What it does, under KERAS_BACKEND=jax:
+#   1. the card and JAX's devices;
+#   2. whole A2C training steps (acting + update) of model-free, copy-model I2A and I2A at tau=5,
+#      side by side (benchmarks/bench_i2a_cost.py), for each preset in BENCH_PRESETS;
+#   3. resumes the Boxoban I2A from assets/pretrained/i2a_boxoban.keras for TRAIN_SECONDS, stops it
+#      with SIGINT (the trainer writes its checkpoint) and returns the run folder as
+#      $OUT/i2a_boxoban_gpu.tar, to be resumed on the CPU (see docs/results.md).
+# Environment: OUT (where results go), BENCH_PRESETS (default "paper boxoban"), TRAIN_SECONDS
+# (default 270), PYTHON (default python3), SKIP_INSTALL=1 where Keras is already installed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:?set OUT to the folder for results}
+PYTHON=${PYTHON:-python3}
+BENCH_PRESETS=${BENCH_PRESETS-paper boxoban}
+TRAIN_SECONDS=${TRAIN_SECONDS:-270}
+export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+      --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+LOG="$OUT/gpu_lease.log"
+exec > >(tee -a "$LOG") 2>&1
+
+echo "== 1. machine ($(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi"
+"$PYTHON" -c "import jax, keras; print('jax', jax.__version__, jax.devices()); print('keras', keras.__version__, keras.backend.backend())" || exit 1
+
+echo "== 2. cost of whole training steps, I2A vs model-free"
+for preset in $BENCH_PRESETS; do
+  "$PYTHON" benchmarks/bench_i2a_cost.py --preset "$preset" --taus 5 --copy-model --repeats 5 \
+      --json "$OUT/bench_i2a_cost_$preset.json" || echo "bench $preset failed: $?"
+done
+
+echo "== 3. the Boxoban I2A, resumed for $TRAIN_SECONDS s"
+LEVELS=/tmp/boxoban-levels RUN=/tmp/i2a_boxoban_gpu
+mkdir -p "$LEVELS" && tar -xJf .levels/boxoban_subset.tar.xz -C "$LEVELS" || exit 1
+rm -rf "$RUN" && cp -r results/i2a_boxoban "$RUN" && mkdir -p "$RUN/checkpoints" \
+  && cp assets/pretrained/i2a_boxoban.keras "$RUN/checkpoints/latest.keras" || exit 1
+timeout -s INT "$TRAIN_SECONDS" "$PYTHON" -m i2a_keras.train --resume "$RUN" --set run.progress=false \
+    "env.levels=boxoban:$LEVELS/unfiltered/train" "env.eval_levels=boxoban:$LEVELS/unfiltered/valid"
+echo "exit status $? (124: the time limit's SIGINT stopped the trainer, which wrote its checkpoint)"
+tail -n 3 "$RUN/metrics.jsonl"
+tar -cf "$OUT/i2a_boxoban_gpu.tar" -C /tmp "$(basename "$RUN")" && ls -la "$OUT"
