@@ -12,7 +12,7 @@ default. The same levels and evaluation seed serve every agent.
 
     python benchmarks/box_count_generalisation.py \\
         --agent "model-free=assets/pretrained/model_free_boxoban.keras" \\
-        --agent "I2A=results/i2a_boxoban/checkpoints/latest.keras" \\
+        --agent "I2A=assets/pretrained/i2a_boxoban.keras" \\
         --levels 500 --out results/box_count_generalisation.json
 
 Prints a markdown table (agents x box counts) and writes the numbers to ``--out``.
