@@ -20,7 +20,7 @@ re-run after a kill. The paper's own Fig. 6 numbers are not reproduced here.
 
     nice -n 10 python benchmarks/run_minipacman_experiments.py --preset minipacman \\
         --env-model runs/env_model_minipacman/checkpoints/final.keras --frames 1000000 \\
-        --out runs/minipacman_exp
+        --i2a-set model.frame_decoding=probs --out runs/minipacman_exp
 """
 from __future__ import annotations
 
@@ -58,7 +58,8 @@ def train_command(args, task: str, agent: str) -> list[str] | None:
                   "--threads", str(args.threads)]
     if needs_model:
         cmd += ["--env-model", args.env_model]
-    return cmd + ["--set", f"env.task={task}", *args.set]
+    model_sets = args.i2a_set if kind != "model-free" else []
+    return cmd + ["--set", f"env.task={task}", *args.set, *model_sets]
 
 
 def read_run(run_dir: str) -> dict:
@@ -114,6 +115,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--agents", nargs="+", default=list(AGENTS), choices=list(AGENTS))
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                         help="config overrides for every run (e.g. eval.num_levels=200)")
+    parser.add_argument("--i2a-set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="config overrides for the two I2A agents only (e.g. "
+                             "model.frame_decoding=probs; the model-free config has no such keys)")
     parser.add_argument("--threads", type=int, default=2, help="TF threads per run")
     parser.add_argument("--out", default="runs/minipacman_exp")
     parser.add_argument("--report-only", action="store_true", help="only read runs and write the table")
@@ -139,7 +143,8 @@ def main(argv=None) -> dict:
                  f"per run, preset {args.preset}, seed {args.seed}\n\n{table}\n")
     with open(os.path.join(args.out, "minipacman_results.json"), "w") as fh:
         json.dump({"frames": args.frames, "preset": args.preset, "seed": args.seed,
-                   "env_model": args.env_model, "results": results}, fh, indent=2)
+                   "env_model": args.env_model, "set": args.set, "i2a_set": args.i2a_set,
+                   "results": results}, fh, indent=2)
     plot_curves(results, args.tasks, args.agents, os.path.join(args.out, "minipacman_curves.png"))
     print(table)
     return results

@@ -214,3 +214,28 @@ def test_i2a_refuses_a_sokoban_env_model_on_minipacman(tmp_path):
              palette=minipacman_env_model_config().palette).save(path)
     with pytest.raises(ValueError, match="MiniPacman events"):
         train.main(["i2a"] + TINY + ["--env-model", path, "--run-dir", str(tmp_path / "r")])
+
+
+def test_fig6_script_passes_i2a_settings_to_the_i2a_agents_only(tmp_path):
+    """benchmarks/run_minipacman_experiments.py: --i2a-set reaches the I2A agents' configs, the
+    model-free run (whose config has no such key) still runs, and the table has both columns."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks",
+                        "run_minipacman_experiments.py")
+    spec = importlib.util.spec_from_file_location("run_minipacman_experiments", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "fig6"
+    results = script.main(["--preset", "minipacman_tiny", "--frames", "400", "--tasks", "hunt",
+                           "--agents", "model-free", "copy-model I2A", "--threads", "1",
+                           "--set", "eval.num_levels=2", "eval.num_envs=2", "eval.gif=false",
+                           "--i2a-set", "model.frame_decoding=probs", "--out", str(out)])
+    assert set(results["hunt"]) == {"model-free", "copy-model I2A"}
+    config = json.load(open(out / "hunt_i2a-copy-model" / "config.json"))
+    assert config["model"]["frame_decoding"] == "probs" and config["env"]["task"] == "hunt"
+    assert "frame_decoding" not in json.load(open(out / "hunt_model-free" / "config.json"))["model"]
+    table = (out / "minipacman_results.md").read_text()
+    (row,) = [line for line in table.splitlines() if line.startswith("| hunt |")]
+    cells = [c.strip() for c in row.strip("|").split("|")[1:]]
+    assert len(cells) == 2 and all(float(c) == float(c) for c in cells)
