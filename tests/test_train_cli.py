@@ -1,4 +1,5 @@
 """Training CLI (``python -m i2a_keras.train``), run directories, checkpoints and resume."""
+import dataclasses
 import json
 import os
 
@@ -9,8 +10,10 @@ import keras
 from i2a_keras import train
 from i2a_keras.algos.a2c import A2CConfig, make_optimizer
 from i2a_keras.models import ModelFreeConfig, build_agent
+from i2a_keras.models.i2a import I2AConfig
 from i2a_keras.training.checkpoint import (load_checkpoint, numpy_rng_state, restore_numpy_rng,
                                            save_checkpoint)
+from i2a_keras.training.config import apply_overrides, describe_config, model_free_preset
 from i2a_keras.training.run_dir import read_jsonl
 
 TINY = ["--preset", "tiny", "--set", "run.log_interval_frames=600"]
@@ -192,3 +195,26 @@ def test_mixed_precision_flag(tmp_path):
         assert all(np.isfinite(r["losses/total"]) for r in rows)
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+
+@pytest.mark.parametrize("argv,key,value", [
+    (["model-free", "--preset", "boxoban"], "env.dim_room", "10,10"),
+    (["i2a", "--preset", "small", "--agent", "i2a-copy-model"], "model.rollout_length", "5"),
+])
+def test_print_config_keys_lists_the_settings_with_their_meaning(argv, key, value, capsys):
+    train.main(argv + ["--print-config", "keys"])
+    rows = {line.split()[0]: line.split(None, 2)[1:] for line in capsys.readouterr().out.splitlines()}
+    assert rows[key][0] == value and len(rows[key][1]) > 10 and "a2c.learning_rate" in rows
+
+
+@pytest.mark.parametrize("model", [None, I2AConfig.preset("boxoban")])
+def test_every_actor_critic_setting_is_documented_and_printed_as_set_takes_it(model):
+    """Each field carries a docstring (shown by --print-config keys), and the printed values,
+    given back through --set, leave the config as it was."""
+    config = model_free_preset("boxoban")
+    if model is not None:
+        config = dataclasses.replace(config, agent="i2a", model=model)
+    rows = describe_config(config)
+    assert [key for key, _, meaning in rows if not meaning] == []
+    assert apply_overrides(config, [f"{key}={text}" for key, text, _ in rows if text]) == config

@@ -37,29 +37,37 @@ __all__ = ["A2CConfig", "nstep_returns", "a2c_loss", "explained_variance", "make
 
 @dataclass
 class A2CConfig:
-    """Hyper-parameters of (synchronous or asynchronous) advantage actor-critic.
+    """Hyper-parameters of (synchronous or asynchronous) advantage actor-critic (Sec. 3.3, App. A).
 
-    ``num_envs`` parallel envs x ``num_steps`` steps form one update (``num_envs * num_steps``
-    frames). ``optimizer``: ``"rmsprop"`` (the paper's, Sec. 3.3; ``rmsprop_rho``/``rmsprop_epsilon``)
-    or ``"adam"`` (the Boxoban ResNet/DRC anchors' choice); each parameter group's gradient (the
-    I2A's distilled rollout policy apart from the rest) is clipped to norm ``max_grad_norm``
-    (0 disables). ``lr_schedule`` is "constant" or "linear"
-    (decays to 0 at ``total_updates``, filled in by the trainer).
+    One update uses ``num_envs * num_steps`` frames.
     """
 
     num_envs: int = 32
+    """parallel environments per worker"""
     num_steps: int = 5
+    """steps per env between updates (the n of the n-step returns)"""
     gamma: float = 0.99
+    """discount factor"""
     learning_rate: float = 7e-4
+    """initial learning rate"""
     lr_schedule: str = "constant"
+    """'constant' or 'linear' (decays to 0 at run.total_frames)"""
     optimizer: str = "rmsprop"
+    """'rmsprop' (the paper's) or 'adam' (the Boxoban ResNet/DRC anchors' choice)"""
     rmsprop_rho: float = 0.99
+    """RMSprop's decay of the squared-gradient average"""
     rmsprop_epsilon: float = 1e-5
+    """RMSprop's epsilon"""
     entropy_coef: float = 0.01
+    """weight of the entropy bonus"""
     value_coef: float = 0.5
+    """weight of the value loss"""
     max_grad_norm: float = 0.5
+    """clip each parameter group's gradient (the I2A's distilled rollout policy apart from the rest) to this norm; 0 disables"""
     normalize_advantages: bool = False
-    num_workers: int = 1  # A3C threads or Ray actors (run.distributed=ray), each with ``num_envs`` envs
+    """standardise the advantages within each batch"""
+    num_workers: int = 1
+    """A3C threads or Ray actors (run.distributed=ray), each with num_envs envs"""
 
     def __post_init__(self):
         checks = {

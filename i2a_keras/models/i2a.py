@@ -48,46 +48,61 @@ class I2AConfig:
 
     Fields left ``None`` are filled for the observation shape by :meth:`resolve` (pixel inputs
     such as the paper's 80x80 RGB get strided convolutions; 1-pixel-per-tile grids get 3x3 stride-1
-    convolutions). ``mf_*`` is the model-free path (defaults: the model-free baseline's tower),
-    ``rp_*`` the rollout policy, ``encoder_*`` the rollout encoder's CNN; ``mf_residual`` adds the
-    model-free agent's identity skips (``ModelFreeConfig.residual``) to the model-free path. ``env_model_path`` is
-    the pretrained ``.keras`` environment model the registry builders load (``i2a``,
-    ``i2a-no-reward``; unused by ``i2a-copy-model``); a built agent carries the model itself.
-    ``reward_input``: where the rollout encoder reads the imagined reward (``"plane"`` or the
-    appendix's ``"after_cnn"``); ``stop_on_solve``: an imagined solve ends the imagined episode
-    (later steps repeat the solved frame with reward 0); ``frame_decoding``: ``"argmax"`` imagined
-    frames or the expected frames (``"probs"``, which keep uncertain objects such as MiniPacman's
-    ghosts visible; stored as float16 instead of uint8). ``reward_task``: MiniPacman only (Sec. 5),
-    the task whose reward weights turn the env model's predicted events into imagined rewards (the
-    trainer sets it to ``env.task``); empty for Sokoban.
+    convolutions).
     """
 
     rollout_length: int = 5
+    """tau: imagined steps per rollout (Sec. 3.1; the paper's Sokoban agent uses 5)"""
     rollout_sampling: str = "sample"
+    """how the rollout policy picks imagined actions after the first: 'sample' or 'argmax'"""
     reverse: bool = True
+    """encode each rollout from its last imagined step to its first (Sec. 3.2)"""
     reward_input: str = "plane"
+    """where the encoder reads the imagined reward: 'plane' (an input plane) or 'after_cnn' (the appendix)"""
     stop_on_solve: bool = False
+    """an imagined solve ends the imagined episode (later steps repeat the solved frame, reward 0)"""
     frame_decoding: str = "argmax"
+    """'argmax' imagined frames, or the expected frames ('probs': uncertain objects such as ghosts stay visible)"""
     lstm_units: int | None = None
+    """units of the rollout encoder's LSTM"""
     encoder_filters: tuple | None = None
+    """channels of the rollout encoder's CNN layers"""
     encoder_kernel_sizes: tuple | None = None
+    """kernel sizes of the rollout encoder's CNN"""
     encoder_strides: tuple | None = None
+    """strides of the rollout encoder's CNN"""
     mf_size: str = "standard"
+    """'standard' or 'large': defaults of the model-free path (the baseline's tower)"""
     mf_conv_filters: tuple | None = None
+    """channels of the model-free path's convs"""
     mf_kernel_sizes: tuple | None = None
+    """kernel sizes of the model-free path's convs"""
     mf_strides: tuple | None = None
+    """strides of the model-free path's convs"""
     mf_fc_units: int | None = None
+    """units of the model-free path's fully connected layer"""
     mf_residual: bool = False
+    """identity skips in the model-free path (ModelFreeConfig.residual)"""
     rp_conv_filters: tuple | None = None
+    """channels of the rollout policy's convs (the distilled policy, Sec. 3.1)"""
     rp_kernel_sizes: tuple | None = None
+    """kernel sizes of the rollout policy's convs"""
     rp_strides: tuple | None = None
+    """strides of the rollout policy's convs"""
     rp_fc_units: int | None = None
+    """units of the rollout policy's fully connected layer"""
     head_units: int | None = None
+    """units of the layer after the aggregator (imagination + model-free features), before the policy and value heads"""
     distill_weight: float = 1.0
+    """weight of the distillation loss that fits the rollout policy to the agent's policy"""
     obs_scale: float | None = None
+    """multiplies the uint8 observation (None: 1/255 for RGB, 1 for one-hot)"""
     seed: int | None = None
+    """seed of the imagination's action-sampling stream (None: unseeded; the trainer seeds Keras globally)"""
     env_model_path: str = ""
+    """pretrained .keras environment model (i2a, i2a-no-reward; unused by i2a-copy-model)"""
     reward_task: str = ""
+    """MiniPacman only: the task whose weights turn predicted events into imagined rewards (set to env.task by the trainer)"""
 
     def __post_init__(self):
         for name in _TUPLE_FIELDS:

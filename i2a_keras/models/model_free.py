@@ -37,20 +37,23 @@ PIXEL_INPUT_MIN_SIZE = 32
 class ModelFreeConfig:
     """Architecture of the standard model-free agent (Sec. 3.3).
 
-    ``size`` picks defaults ("standard" or "large") for every field left as ``None``; the
-    defaults also depend on the observation size (see :func:`default_model_free_config`).
-    ``obs_scale`` multiplies the (uint8) observation after casting: ``None`` means 1/255 for
-    3-channel (RGB) inputs and 1 otherwise (one-hot). ``residual``: identity skips around the
-    shape-preserving convs (see the module docstring).
+    Fields left ``None`` are filled for the observation size by :func:`default_model_free_config`.
     """
 
     size: str = "standard"
+    """'standard' or 'large' (one more conv): the defaults of the None fields"""
     conv_filters: tuple | None = None
+    """channels of each conv layer"""
     kernel_sizes: tuple | None = None
+    """kernel size of each conv layer"""
     strides: tuple | None = None
+    """stride of each conv layer"""
     fc_units: int | None = None
+    """units of the fully connected layer before the policy and value heads"""
     obs_scale: float | None = None
+    """multiplies the uint8 observation (None: 1/255 for RGB, 1 for one-hot)"""
     residual: bool = False
+    """identity skips around the shape-preserving convs (a residual tower)"""
 
     def __post_init__(self):
         if self.size not in ("standard", "large"):

@@ -109,7 +109,9 @@ def add_common_arguments(parser, flags=tuple(DEFAULT_FLAG_KEYS), resume: bool = 
         parser.add_argument("--resume", metavar="RUN_DIR",
                             help="continue the run in RUN_DIR from checkpoints/latest.keras (the "
                                  "subcommand is read from the run)")
-    parser.add_argument("--print-config", action="store_true", help="print the config and exit")
+    parser.add_argument("--print-config", nargs="?", const="json", default=None, choices=("json", "keys"),
+                        help="print the config and exit: as JSON, or 'keys': every key --set takes, "
+                             "with its value and meaning")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     return parser
 
@@ -169,5 +171,15 @@ def _config_from_args(args, build_config, load_config, flag_keys):
     return config
 
 
-def print_config(config) -> None:
-    print(json.dumps(config_to_dict(config), indent=2))
+def print_config(config, style: str = "json") -> None:
+    """Print ``config`` as JSON, or (``style="keys"``) one line per ``--set`` key: value, meaning."""
+    if style != "keys":
+        print(json.dumps(config_to_dict(config), indent=2))
+        return
+    from i2a_keras.training.config import describe_config
+
+    rows = describe_config(config)
+    key_width = max(len(k) for k, _, _ in rows)
+    value_width = min(24, max(len(v) for _, v, _ in rows))
+    for key, value, meaning in rows:
+        print(f"{key:<{key_width}}  {value:<{value_width}}  {meaning}".rstrip())

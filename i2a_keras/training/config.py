@@ -35,31 +35,36 @@ SOKOBAN_ONLY_FIELDS = ("dim_room", "num_boxes", "action_set", "levels", "eval_le
 class EnvConfig:
     """Environment settings: Sokoban (Sec. 4) or MiniPacman (Sec. 5), see docs/design.md.
 
-    ``game="minipacman"`` plays the MiniPacman ``task`` (regular, avoid, hunt, ambush, rush) on
-    ``uint8`` RGB frames (``observation="rgb"``, 15x19x3, 5 actions); ``max_steps`` is its episode
-    cap and ``train_seed``/``eval_seed`` seed the training and evaluation games (MiniPacman levels
-    are drawn at random, so the two differ by their random streams only). The Sokoban-only fields
-    (:data:`SOKOBAN_ONLY_FIELDS`) must keep their defaults then.
-
     Training envs draw levels from the ``"train"`` split and evaluation envs from the held-out
-    ``"eval"`` split of the level source (disjoint by level content, ``holdout_fraction``);
-    ``train_seed``/``eval_seed`` seed the two level streams. A non-empty ``eval_levels`` is an
-    explicit held-out source instead (e.g. Boxoban's ``unfiltered/valid``): then training uses
-    every level of ``levels`` and evaluation every level of ``eval_levels``.
+    ``"eval"`` split of the level source, unless ``eval_levels`` names a held-out source of its own
+    (e.g. Boxoban's ``unfiltered/valid``). With ``game="minipacman"`` the Sokoban-only fields
+    (:data:`SOKOBAN_ONLY_FIELDS`) must keep their defaults.
     """
 
     game: str = "sokoban"
+    """'sokoban' or 'minipacman' (Sec. 5: 15x19 RGB frames, 5 actions)"""
     task: str = ""
+    """MiniPacman task: regular, avoid, hunt, ambush or rush (its reward weights and episode ends)"""
     dim_room: tuple = (7, 7)
+    """Sokoban room size (rows, columns), walls included; the paper's is 10,10"""
     num_boxes: int = 2
+    """boxes (and targets) per Sokoban level; the paper's is 4"""
     max_steps: int = 50
+    """episode cap in steps (the paper's Sokoban: 120)"""
     observation: str = "one_hot"
+    """'one_hot' (a channel per tile type, a pixel per tile), 'tiny_rgb' (an RGB pixel per tile) or 'rgb' (the paper's 80x80 sprites)"""
     action_set: str = "compact"
+    """Sokoban actions: 'compact' (no-op + up/down/left/right, 5), 'moves' (the 4 without the no-op) or 'gym_sokoban' (its 9)"""
     levels: str = "generator"
+    """level source: 'generator' (our I2A-style generator), 'boxoban:FOLDER' (DeepMind's level files), 'pool:FILE.npz' or 'gym_sokoban'"""
     eval_levels: str = ""
+    """held-out level source for evaluation ('' = the eval split of levels)"""
     holdout_fraction: float = 0.1
+    """share of a single level source kept for evaluation (disjoint by level content)"""
     train_seed: int = 0
+    """seed of the training level stream (MiniPacman: of the training games)"""
     eval_seed: int = 1_000_003
+    """seed of the evaluation level stream, kept apart from train_seed"""
 
     def __post_init__(self):
         self.dim_room = tuple(int(v) for v in self.dim_room)
@@ -107,15 +112,25 @@ class RunConfig:
     """Run-level settings: where, how long, seeds, logging and checkpoint cadence."""
 
     run_dir: str = ""
+    """run directory: config.json, metrics.jsonl, TensorBoard events, checkpoints/"""
     total_frames: int = 1_000_000
+    """environment frames to train for (all envs together)"""
     seed: int = 0
+    """seed of the weights and the actions (CPU runs are reproducible)"""
     log_interval_frames: int = 10_000
+    """frames between metrics.jsonl/TensorBoard rows"""
     checkpoint_interval_frames: int = 100_000
+    """frames between checkpoints/latest.keras writes (a killed run resumes from the last)"""
     mixed_precision: bool = False
+    """float16 compute with loss scaling (TensorFlow only)"""
     progress: bool = True
-    deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
-    distributed: str = "local"  # "ray": a2c.num_workers Ray actors collect (algos/ray_workers.py)
-    ray_address: str = ""  # distributed=ray: "" starts a local Ray, "auto"/"HOST:6379" joins a cluster
+    """show a tqdm progress bar"""
+    deterministic: bool = False
+    """TensorFlow op determinism (bit-identical reruns, slower)"""
+    distributed: str = "local"
+    """'local' (one process) or 'ray' (a2c.num_workers Ray actors collect; algos/ray_workers.py)"""
+    ray_address: str = ""
+    """with distributed=ray: '' starts a local Ray, 'auto' or 'HOST:6379' joins a cluster"""
 
     def __post_init__(self):
         if self.distributed not in ("local", "ray"):
@@ -130,17 +145,20 @@ class RunConfig:
 class EvalConfig:
     """Held-out evaluation: % of ``num_levels`` unseen levels solved within ``env.max_steps``.
 
-    ``greedy=False`` (default) samples actions from the policy, as the agent acts in training
-    (seeded, so reproducible); ``greedy=True`` takes the arg-max action, which can loop forever
+    Sampled actions (the default) are how the agent acts in training; greedy ones can loop forever
     in Sokoban (measured on the tiny preset: 31% greedy vs ~70% sampled after 40k frames).
-    ``interval_frames`` > 0 also evaluates during training; the final evaluation always runs.
     """
 
     num_levels: int = 200
+    """held-out levels (MiniPacman: episodes) per evaluation"""
     num_envs: int = 50
+    """envs that play them in parallel"""
     greedy: bool = False
+    """take the arg-max action instead of sampling the policy (seeded, reproducible)"""
     interval_frames: int = 0
+    """also evaluate every this many training frames (0: only the final evaluation)"""
     gif: bool = True
+    """save a GIF of held-out episodes after training"""
 
     def __post_init__(self):
         if self.num_levels < 1 or self.num_envs < 1 or self.interval_frames < 0:
@@ -156,12 +174,19 @@ class ActorCriticConfig:
     """
 
     agent: str = "model-free"
+    """agent name in the registry (i2a_keras.models.build_agent): model-free, i2a, i2a-copy-model, i2a-no-reward"""
     algo: str = "a2c"
+    """'a2c' (synchronous) or 'a3c' (a2c.num_workers threads)"""
     env: EnvConfig = field(default_factory=EnvConfig)
+    """EnvConfig"""
     model: Any = field(default_factory=ModelFreeConfig)
+    """the agent's architecture config (ModelFreeConfig or I2AConfig)"""
     a2c: A2CConfig = field(default_factory=A2CConfig)
+    """A2CConfig: the actor-critic hyper-parameters"""
     run: RunConfig = field(default_factory=RunConfig)
+    """RunConfig"""
     eval: EvalConfig = field(default_factory=EvalConfig)
+    """EvalConfig"""
 
     def __post_init__(self):
         if self.algo not in ("a2c", "a3c"):
@@ -406,6 +431,45 @@ def apply_overrides(config, overrides):
             raise ValueError(f"override {item!r} must look like key=value (e.g. a2c.learning_rate=3e-4)")
         config = apply_override(config, key.strip(), text)
     return config
+
+
+def field_docs(cls) -> dict:
+    """The docstring written under each field of the dataclass ``cls`` (CleanRL style), by name."""
+    import ast
+    import inspect
+    import textwrap
+
+    docs = {}
+    for klass in reversed(cls.__mro__[:-1]):
+        try:
+            body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body
+        except (OSError, TypeError):
+            continue
+        for node, after in zip(body, body[1:]):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                docs[node.target.id] = " ".join(after.value.value.split())
+    return docs
+
+
+def describe_config(config, prefix: str = "") -> list:
+    """``(key, value, meaning)`` for every setting of a config tree: the dotted key and the value
+    as ``--set key=value`` takes them, and the field's docstring."""
+    rows, docs = [], field_docs(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            rows += describe_config(value, f"{prefix}{f.name}.")
+            continue
+        if isinstance(value, tuple):
+            text = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            text = str(value).lower()
+        else:
+            text = "none" if value is None else str(value)
+        rows.append((prefix + f.name, text, docs.get(f.name, "")))
+    return rows
 
 
 def config_to_dict(config) -> dict:

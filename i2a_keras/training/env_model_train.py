@@ -438,7 +438,7 @@ def run_env_model_command(args) -> dict:
     if not cfg.run.run_dir:
         cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, run_dir=f"runs/env_model_{args.preset}"))
     if args.print_config:
-        print_config(cfg)
+        print_config(cfg, args.print_config)
         return {}
     return train_env_model(cfg, resume=bool(args.resume))
 
@@ -472,7 +472,7 @@ def run_collect_command(args) -> dict:
                                       "agent_checkpoint": "agent_checkpoint", "policy": "policy",
                                       "epsilon": "epsilon", "num_transitions": "num_transitions"})
     if args.print_config:
-        print_config(cfg)
+        print_config(cfg, args.print_config)
         return {}
     meta = collect(cfg, args.out)
     return {"out": args.out, "num_transitions": meta["num_transitions"], "reward_counts": meta["reward_counts"],

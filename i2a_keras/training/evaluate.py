@@ -188,7 +188,7 @@ def run_command(args) -> dict | None:
                               flag_keys={"seed": "seed", "checkpoint": "checkpoint", "gif": "gif",
                                          "out": "out"})
     if args.print_config:
-        print_config(config)
+        print_config(config, args.print_config)
         return None
     env_items = [item for item in args.overrides if item.strip().startswith("env.")]
     return run(config, env_overrides=env_items)

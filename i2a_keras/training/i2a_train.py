@@ -146,7 +146,7 @@ def run_i2a(args) -> dict | None:
         except ValueError as exc:
             raise ArgumentValueError(str(exc)) from exc
     if args.print_config:
-        print_config(config)
+        print_config(config, args.print_config)
         return None
     return train_actor_critic(config, resume=bool(args.resume))
 

@@ -52,6 +52,6 @@ def run_command(args) -> dict | None:
         except ValueError as exc:
             raise ArgumentValueError(str(exc)) from exc
     if args.print_config:
-        print_config(config)
+        print_config(config, args.print_config)
         return None
     return run(config, resume=bool(args.resume))

@@ -305,7 +305,7 @@ def run_command(args) -> dict | None:
                                          "checkpoint": "checkpoint", "env_model": "env_model",
                                          "rollout_policy": "rollout_policy", "out": "out"})
     if args.print_config:
-        print_config(config)
+        print_config(config, args.print_config)
         return None
     env_items = [item for item in args.overrides if item.strip().startswith("env.")]
     record = run(config, env_overrides=env_items)
