@@ -208,6 +208,16 @@ def test_print_config_keys_lists_the_settings_with_their_meaning(argv, key, valu
     assert rows[key][0] == value and len(rows[key][1]) > 10 and "a2c.learning_rate" in rows
 
 
+def test_the_pretraining_settings_are_documented_too(capsys):
+    from i2a_keras.training.collect import collect_preset
+    from i2a_keras.training.env_model_train import env_model_preset
+
+    for config in (env_model_preset("boxoban"), collect_preset("minipacman")):
+        assert [key for key, _, meaning in describe_config(config) if not meaning] == []
+    assert train.main(["env-model", "--preset", "boxoban", "--print-config", "keys"]) is None
+    assert "Adam's initial learning rate" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("model", [None, I2AConfig.preset("boxoban")])
 def test_every_actor_critic_setting_is_documented_and_printed_as_set_takes_it(model):
     """Each field carries a docstring (shown by --print-config keys), and the printed values,

@@ -158,26 +158,40 @@ def reward_classes(rewards, reward_values: Sequence[float] = SOKOBAN_REWARD_VALU
 class EnvModelConfig:
     """Hyper-parameters of :class:`EnvModel` (presets: ``tiny``, ``small``, ``paper``).
 
-    ``channels`` is the trunk width; each pool-and-inject block has a ``large_kernel`` branch with
-    ``branch_channels[0]`` channels (skipped when ``large_kernel`` is 0) and a 3x3 branch with
-    ``branch_channels[1]`` channels. The paper's blocks use (16, 32) branches, a 64-channel trunk
-    and a 10x10 large kernel on the 10x10 grid.
+    The paper's blocks use (16, 32) branches, a 64-channel trunk and a 10x10 large kernel on the
+    10x10 grid (App. B.1).
     """
+
     observation: str = "one_hot"
+    """frames it predicts: 'one_hot' grids, 'tiny_rgb' or 'rgb' (taken from the data set)"""
     obs_shape: tuple = (7, 7, NUM_TILE_TYPES)
+    """frame shape (H, W, C), from the data set"""
     num_actions: int = 5
+    """actions it is conditioned on, from the data set"""
     channels: int = 16
+    """width of the trunk"""
     num_blocks: int = 1
+    """pool-and-inject blocks (Sec. 3.1, App. B.1)"""
     branch_channels: tuple = (0, 16)
+    """channels of each block's large-kernel branch and of its 3x3 branch"""
     large_kernel: int = 0
+    """kernel size of the large-kernel branch (0: no such branch)"""
     reward_hidden: int = 16
+    """channels of the reward head"""
     reward_kernel: int = 1
+    """kernel size of the reward head's conv"""
     reward_from_frames: bool = True
+    """the reward head also reads the input frame and the predicted next frame (Sokoban rewards are functions of box counts)"""
     reward_pool: str = "mean"
+    """how the reward head pools over the grid: 'mean' or 'sum'"""
     reward_values: tuple = SOKOBAN_REWARD_VALUES
+    """the finitely many rewards it predicts a categorical over"""
     palette: Optional[tuple] = None
+    """RGB colours the frame head predicts a categorical over (RGB frames; from the data set)"""
     predict_reward: bool = True
+    """False: the no-reward control (frames only, reward 0)"""
     reward_weight: float = 0.1
+    """weight of the reward NLL beside the frame NLL (the paper's 0.1)"""
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "EnvModelConfig":

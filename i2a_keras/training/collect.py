@@ -94,28 +94,33 @@ def decode_frames(classes: np.ndarray, observation: str, palette=None) -> np.nda
 
 @dataclass
 class CollectConfig:
-    """What to collect. ``box_counts``: rooms of ``env.dim_room`` with each of these box counts
-    (same dynamics) get an equal share of ``num_transitions``. ``policy``: ``"random"`` (uniform
-    actions), ``"agent"`` (the model-free checkpoint ``agent_checkpoint``, sampling its policy) or,
-    for MiniPacman, ``"scripted"`` (:class:`~i2a_keras.envs.minipacman_scripted.ScriptedPlayer`,
-    which eats pills and then ghosts: the events random play almost never shows); with
-    ``epsilon`` > 0 each action is uniform-random with that probability. ``split``: ``"train"``
-    uses ``env.train_seed`` levels, ``"eval"`` the held-out ``env.eval_seed`` levels.
-    MiniPacman (``env.game="minipacman"``): ``tasks`` (default: all five) get equal shares instead
-    of ``box_counts`` (a Sokoban setting, unused there)."""
+    """What to collect for env-model pretraining (Sec. 3.1: data from a random or a partially
+    trained agent)."""
 
     env: EnvConfig = field(default_factory=EnvConfig)
+    """EnvConfig of the levels played"""
     box_counts: tuple = (1, 2)
+    """Sokoban: rooms of env.dim_room with each of these box counts (same dynamics) get an equal share"""
     tasks: tuple = ()
+    """MiniPacman: these tasks (default: all five) get equal shares"""
     num_transitions: int = 200_000
+    """transitions to collect"""
     num_envs: int = 32
+    """envs played in parallel"""
     policy: str = "random"
+    """'random' (uniform), 'agent' (sample the model-free checkpoint agent_checkpoint) or, for MiniPacman, 'scripted' (eats pills, then ghosts)"""
     agent_checkpoint: str = ""
+    """model-free .keras checkpoint for policy=agent"""
     epsilon: float = 0.0
+    """probability of a uniform-random action instead of the policy's"""
     split: str = "train"
+    """'train' (env.train_seed levels) or 'eval' (the held-out env.eval_seed levels)"""
     shard_size: int = 50_000
+    """transitions per memory-mapped shard file"""
     seed: int = 0
+    """seed of the actions"""
     progress: bool = True
+    """show a tqdm progress bar"""
 
     def __post_init__(self):
         self.box_counts = tuple(int(b) for b in self.box_counts)

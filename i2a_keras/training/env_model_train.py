@@ -64,28 +64,41 @@ RESUMABLE_KEYS = ("run.total_frames", "run.log_interval_frames", "run.checkpoint
 class EnvModelTrainConfig:
     """Config of an environment-model pretraining run (``run.total_frames`` = transitions seen).
 
-    ``data``/``eval_data``: transition data set directories (training levels / held-out levels).
     ``model.obs_shape``, ``model.observation``, ``model.num_actions`` and ``model.palette`` are
-    taken from the data set's metadata. ``data_workers``: ``PyDataset`` threads preparing batches
-    ahead of the training step (1: in the training thread).
+    taken from the data set's metadata.
     """
 
     model: EnvModelConfig = field(default_factory=lambda: EnvModelConfig.preset("small"))
+    """EnvModelConfig"""
     data: tuple[str, ...] = ()
+    """transition data set directories to train on (made by `collect`)"""
     eval_data: tuple[str, ...] = ()
+    """held-out data set directories (levels not trained on) for the accuracy report"""
     batch_size: int = 64
+    """transitions per training step"""
     learning_rate: float = 1e-3
+    """Adam's initial learning rate"""
     lr_final_fraction: float = 0.1
+    """the learning rate decays linearly to this fraction of learning_rate"""
     clip_norm: float = 10.0
+    """global gradient-norm clip"""
     max_transitions: int = 0
+    """use at most this many training transitions (0: all)"""
     eval_samples: int = 5000
+    """held-out transitions scored one step ahead"""
     eval_windows: int = 1000
+    """held-out open-loop windows of rollout_k steps scored"""
     rollout_k: int = 5
+    """open-loop steps of the evaluation windows and the rollout figure"""
     eval_interval_frames: int = 0
+    """also evaluate every this many transitions seen (0: at the end only)"""
     figure: bool = True
+    """save real vs imagined frames (env_model_rollout.png)"""
     data_workers: int = 1
+    """PyDataset threads preparing batches ahead of the training step (1: in the training thread)"""
     run: RunConfig = field(default_factory=lambda: RunConfig(
         total_frames=2_000_000, log_interval_frames=20_000, checkpoint_interval_frames=200_000))
+    """RunConfig (run.total_frames: transitions seen)"""
 
     def __post_init__(self):
         self.data = tuple(self.data)
@@ -422,7 +435,7 @@ def _load_train_config(data: dict) -> EnvModelTrainConfig:
     return config_from_dict(EnvModelTrainConfig, data, model_class=EnvModelConfig)
 
 
-def run_env_model_command(args) -> dict:
+def run_env_model_command(args) -> dict | None:
     from i2a_keras.training.cli import config_from_args, print_config, refuse_on_resume
 
     def build(preset):
@@ -439,7 +452,7 @@ def run_env_model_command(args) -> dict:
         cfg = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, run_dir=f"runs/env_model_{args.preset}"))
     if args.print_config:
         print_config(cfg, args.print_config)
-        return {}
+        return None
     return train_env_model(cfg, resume=bool(args.resume))
 
 
@@ -462,7 +475,7 @@ def add_collect_parser(subparsers):
     return p
 
 
-def run_collect_command(args) -> dict:
+def run_collect_command(args) -> dict | None:
     from i2a_keras.training.cli import config_from_args, print_config
     from i2a_keras.training.collect import collect, collect_preset
     if args.agent_checkpoint and args.policy is None:
@@ -473,7 +486,7 @@ def run_collect_command(args) -> dict:
                                       "epsilon": "epsilon", "num_transitions": "num_transitions"})
     if args.print_config:
         print_config(cfg, args.print_config)
-        return {}
+        return None
     meta = collect(cfg, args.out)
     return {"out": args.out, "num_transitions": meta["num_transitions"], "reward_counts": meta["reward_counts"],
             "seconds": meta["seconds"]}
