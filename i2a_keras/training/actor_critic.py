@@ -53,11 +53,11 @@ __all__ = ["train_actor_critic", "make_env", "env_spec", "env_title", "env_kwarg
 
 # Settings that may change when a run is resumed (run length, logging, evaluation); the others are
 # fixed by the checkpoint (model, optimizer, envs, seeds).
-RESUMABLE_KEYS = ("run.total_frames", "run.log_interval_frames", "run.checkpoint_interval_frames",
-                  "run.progress", "run.ray_address", "eval.", "env.levels", "env.eval_levels")
-# Of those, the level sources may only move: another folder of Boxoban level files (a fresh
-# machine, Colab, the GPU machine), never a switch between generated levels and files.
+# The level sources may only move: another folder of Boxoban level files (a fresh machine, Colab,
+# the GPU machine), never a switch between generated levels and files.
 RELOCATABLE_LEVEL_KEYS = ("env.levels", "env.eval_levels")
+RESUMABLE_KEYS = ("run.total_frames", "run.log_interval_frames", "run.checkpoint_interval_frames",
+                  "run.progress", "run.ray_address", "eval.", *RELOCATABLE_LEVEL_KEYS)
 
 
 def env_kwargs(env: EnvConfig, split: str) -> dict:

@@ -15,6 +15,7 @@ traceback with ``--debug``); anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -123,11 +124,11 @@ def config_from_args(args, build_config, load_config, flag_keys=None):
     """
     from i2a_keras.envs.levels import level_paths_unchecked
 
+    # On resume the trainer opens the levels, wherever they now are.
+    paths = level_paths_unchecked() if getattr(args, "resume", None) else contextlib.nullcontext()
     try:
-        if getattr(args, "resume", None):  # the trainer opens the levels, wherever they now are
-            with level_paths_unchecked():
-                return _config_from_args(args, build_config, load_config, flag_keys)
-        return _config_from_args(args, build_config, load_config, flag_keys)
+        with paths:
+            return _config_from_args(args, build_config, load_config, flag_keys)
     except ArgumentValueError:
         raise
     except ValueError as exc:
