@@ -228,3 +228,17 @@ def test_every_actor_critic_setting_is_documented_and_printed_as_set_takes_it(mo
     rows = describe_config(config)
     assert [key for key, _, meaning in rows if not meaning] == []
     assert apply_overrides(config, [f"{key}={text}" for key, text, _ in rows if text]) == config
+
+
+def test_every_hook_fires_once_per_interval_passed_and_stands_down_at_the_end():
+    from i2a_keras.training.actor_critic import Every
+
+    calls = []
+    hook = Every(100, 250, lambda: calls.append(frames), until=600)  # resumed at 250 frames
+    for frames in (260, 290, 300, 320, 460, 599, 600, 700):  # updates of uneven size
+        hook.on_update(frames)
+    assert calls == [300, 460, 599]  # 300, then 400 passed at 460 (once), 500 at 599; 600 is the end
+    never = Every(0, 0, lambda: calls.append("never"))
+    for frames in (100, 10_000):
+        never.on_update(frames)
+    assert never.next is None and "never" not in calls

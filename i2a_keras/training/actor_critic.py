@@ -156,6 +156,25 @@ def _episode_scalars(episodes: list[dict], solvable: bool = True) -> dict:
     return scalars
 
 
+class Every:
+    """A training hook (SB3's ``CheckpointCallback._on_step``): calls ``action()`` once each
+    time training passes a multiple of ``interval`` frames; ``interval=0`` never fires. It stands
+    down from ``until`` frames on (the run's end, which has its own checkpoint and evaluation)."""
+
+    def __init__(self, interval: int, frames: int, action, until: int | None = None):
+        self.interval, self.action, self.until = interval, action, until
+        self.next = self._after(frames)
+
+    def _after(self, frames: int) -> int | None:
+        return (frames // self.interval + 1) * self.interval if self.interval else None
+
+    def on_update(self, frames: int) -> None:
+        if self.next is None or frames < self.next or (self.until is not None and frames >= self.until):
+            return
+        self.action()
+        self.next = self._after(frames)
+
+
 def train_actor_critic(config: ActorCriticConfig, resume: bool = False, agent_factory=None) -> dict:
     """Train (or resume) an actor-critic run in ``config.run.run_dir``; returns the summary dict.
 
@@ -285,14 +304,33 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
     logger = ScalarLogger(run_dir, resume_from_frames=frames if resume else None)
     pending_episodes = list(state.get("pending_episodes", []))
     pending_metrics = list(state.get("pending_metrics", []))
-    log_every, ckpt_every = cfg.run.log_interval_frames, cfg.run.checkpoint_interval_frames
-    eval_every = cfg.eval.interval_frames
-    next_log = (frames // log_every + 1) * log_every
-    next_ckpt = (frames // ckpt_every + 1) * ckpt_every
-    next_eval = (frames // eval_every + 1) * eval_every if eval_every else None
     episodes_total = int(state.get("episodes_total", 0))
     last_log_time, last_log_frames = time.perf_counter(), frames
     bar = progress_bar(cfg.run.total_frames, frames, cfg.run.progress, desc=f"{cfg.agent}/{cfg.algo}")
+    # Loss scaling skips the steps whose gradients overflow: their grad_norm may be inf.
+    unchecked = ("grad_norm",) if cfg.run.mixed_precision else ()
+
+    def record_update(metrics, n):
+        check_finite_metrics(metrics, unchecked)
+        pending_metrics.append(metrics)
+        bar.update(n)
+
+    def collect_and_update(target):
+        """Local A2C: one rollout, one update. A3C threads / Ray actors: the workers run until
+        ``target`` frames (the next hook), updating as they go."""
+        nonlocal frames, updates
+        if workers is None:
+            record_update(learner.update(runners[0].collect()), frames_per_update)
+            frames += frames_per_update
+            updates += 1
+            pending_episodes.extend(runners[0].pop_episodes())
+            return
+        before = workers.updates
+        workers.frames = frames
+        workers.run_until(target, record_update)
+        updates += workers.updates - before
+        frames = workers.frames
+        pending_episodes.extend(workers.pop_episodes())
 
     def checkpoint():
         save_checkpoint(run_dir.latest_checkpoint, agent, {
@@ -303,10 +341,10 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
         })
         reset_envs()
 
-    def run_evaluation(tag_frames, end_of_session=False):
+    def run_evaluation(end_of_session=False):
         result = evaluate_agent(agent, cfg.env, cfg.eval.num_levels, cfg.eval.num_envs,
                                 greedy=cfg.eval.greedy)
-        logger.log(tag_frames, {f"eval/{k}": result[k] for k in
+        logger.log(frames, {f"eval/{k}": result[k] for k in
                                 ("solve_rate", "mean_return", "mean_length") if k in result},
                    file="eval.jsonl", end_of_session=end_of_session)
         return result
@@ -326,43 +364,18 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
         pending_episodes, pending_metrics = [], []
         last_log_time, last_log_frames = time.perf_counter(), frames
 
-    # Loss scaling skips the steps whose gradients overflow: their grad_norm may be inf.
-    unchecked = ("grad_norm",) if cfg.run.mixed_precision else ()
+    # The loop: collect -> update -> hooks (SB3's learn()); the run's end has its own checkpoint
+    # and evaluation, so those two hooks stand down there.
+    end = cfg.run.total_frames
+    hooks = [Every(cfg.run.log_interval_frames, frames, log_scalars),
+             Every(cfg.eval.interval_frames, frames, run_evaluation, until=end),
+             Every(cfg.run.checkpoint_interval_frames, frames, checkpoint, until=end)]
     try:
         with StopFlag() as stop_flag:
-            while frames < cfg.run.total_frames and not stop_flag.stop:
-                if workers is None:
-                    rollout = runners[0].collect()
-                    metrics = learner.update(rollout)
-                    check_finite_metrics(metrics, unchecked)
-                    pending_metrics.append(metrics)
-                    frames += frames_per_update
-                    updates += 1
-                    bar.update(frames_per_update)
-                    pending_episodes.extend(runners[0].pop_episodes())
-                else:
-                    target = min(cfg.run.total_frames, next_log, next_ckpt, next_eval or next_log)
-
-                    def on_update(metrics, n):
-                        check_finite_metrics(metrics, unchecked)
-                        pending_metrics.append(metrics)
-                        bar.update(n)
-
-                    before = workers.updates
-                    workers.frames = frames
-                    workers.run_until(target, on_update)
-                    updates += workers.updates - before
-                    frames = workers.frames
-                    pending_episodes.extend(workers.pop_episodes())
-                if frames >= next_log:
-                    log_scalars()
-                    next_log = (frames // log_every + 1) * log_every
-                if next_eval is not None and frames >= next_eval and frames < cfg.run.total_frames:
-                    run_evaluation(frames)
-                    next_eval = (frames // eval_every + 1) * eval_every
-                if frames >= next_ckpt and frames < cfg.run.total_frames:
-                    checkpoint()
-                    next_ckpt = (frames // ckpt_every + 1) * ckpt_every
+            while frames < end and not stop_flag.stop:
+                collect_and_update(min([end] + [h.next for h in hooks if h.next is not None]))
+                for hook in hooks:
+                    hook.on_update(frames)
             signal_name = stop_flag.signal_name
         checkpoint()  # keeps the partial log interval's pending episodes/metrics for --resume
         if not signal_name:
@@ -384,7 +397,7 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
     if signal_name:
         logger.close()
         return {**summary, "signal": signal_name}
-    final = run_evaluation(frames, end_of_session=True)
+    final = run_evaluation(end_of_session=True)
     summary.update({"eval": final, "final_checkpoint": run_dir.final_checkpoint})
     with open(run_dir.join("eval.json"), "w") as fh:
         json.dump({**final, "frames": frames, "greedy": cfg.eval.greedy}, fh, indent=2)
