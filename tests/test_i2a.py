@@ -1,4 +1,6 @@
 """I2A agent (Sec. 2-3): agent contract, frozen env model, training step, .keras round trip."""
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,7 +10,7 @@ from i2a_keras.algos.a2c import a2c_loss
 from i2a_keras.algos.distillation import distillation_loss
 from i2a_keras.models import build_agent
 from i2a_keras.models.env_model import EnvModel
-from i2a_keras.models.i2a import I2AAgent, I2AConfig
+from i2a_keras.models.i2a import I2A_PRESETS, I2AAgent, I2AConfig
 from i2a_testing import NUM_ACTIONS, OBS_SHAPE, copy_model, random_obs, tiny_env_model
 
 
@@ -182,3 +184,26 @@ def test_residual_model_free_path(tmp_path):
     loaded = keras.saving.load_model(path, safe_mode=True)
     assert loaded.config.mf_residual is True and loaded.imagination.frame_decoding == "probs"
     np.testing.assert_allclose(np.asarray(loaded.model_free_features(obs)), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(I2A_PRESETS))
+def test_every_preset_names_every_size(name):
+    """A preset is the whole network (the colab's run()): resolve() only adds the input scale."""
+    preset = I2AConfig.preset(name)
+    shape = (80, 80, 3) if name == "paper" else (15, 19, 3) if name.startswith("minipacman") else (10, 10, 7)
+    resolved = preset.resolve(shape)
+    assert dataclasses.replace(resolved, obs_scale=None) == preset
+
+
+def test_resolve_gives_one_kernel_and_stride_per_filter():
+    grid = I2AConfig(encoder_filters=(8, 8, 8), rp_conv_filters=(8,)).resolve((7, 7, 7))
+    assert grid.encoder_kernel_sizes == (3, 3, 3) and grid.encoder_strides == (1, 1, 1)
+    assert grid.rp_kernel_sizes == (3,) and grid.rp_strides == (1,)
+    pixels = I2AConfig(encoder_filters=(16, 32, 32)).resolve((80, 80, 3))
+    assert pixels.encoder_kernel_sizes == (8, 4, 3) and pixels.encoder_strides == (4, 2, 1)
+    agent = I2AAgent(OBS_SHAPE, NUM_ACTIONS, copy_model(), I2AConfig.preset(
+        "tiny", encoder_filters=(8, 8, 8), encoder_kernel_sizes=None, encoder_strides=None))
+    agent(random_obs(2))
+    assert [c.kernel.shape[:2] for c in agent.encoder.convs] == [(3, 3)] * 3
+    with pytest.raises(ValueError, match="encoder_kernel_sizes .* one value per entry"):
+        I2AConfig(encoder_filters=(8, 8), encoder_kernel_sizes=(3,)).resolve((7, 7, 7))

@@ -36,7 +36,7 @@ from i2a_keras.models.env_model import CopyModel, EnvModel, load_env_model
 from i2a_keras.models import minipacman_env_model  # noqa: F401  (registers its env model class)
 from i2a_keras.models.rollout_encoder import REWARD_INPUTS, RolloutEncoder
 
-__all__ = ["I2AConfig", "I2AAgent", "RolloutPolicy", "I2A_PRESETS"]
+__all__ = ["I2AConfig", "I2AAgent", "RolloutPolicy", "I2A_PRESETS", "GRID_SIZES", "PIXEL_SIZES"]
 
 _TUPLE_FIELDS = ("encoder_filters", "encoder_kernel_sizes", "encoder_strides", "mf_conv_filters",
                  "mf_kernel_sizes", "mf_strides", "rp_conv_filters", "rp_kernel_sizes", "rp_strides")
@@ -46,9 +46,8 @@ _TUPLE_FIELDS = ("encoder_filters", "encoder_kernel_sizes", "encoder_strides", "
 class I2AConfig:
     """Architecture and imagination settings of the I2A (Sec. 3).
 
-    Fields left ``None`` are filled for the observation shape by :meth:`resolve` (pixel inputs
-    such as the paper's 80x80 RGB get strided convolutions; 1-pixel-per-tile grids get 3x3 stride-1
-    convolutions).
+    Fields left ``None`` are filled for the observation shape by :meth:`resolve`; the presets
+    (:data:`I2A_PRESETS`) name every size.
     """
 
     rollout_length: int = 5
@@ -133,68 +132,99 @@ class I2AConfig:
         return dataclasses.replace(I2A_PRESETS[name], **overrides)
 
     def resolve(self, observation_shape: Sequence[int]) -> "I2AConfig":
-        """Fill every ``None`` field for an observation of shape (H, W, C)."""
+        """Fill every ``None`` field for an observation of shape (H, W, C): the sizes from
+        :data:`PIXEL_SIZES` or :data:`GRID_SIZES`, the model-free path from the baseline's tower.
+
+        Kernel sizes and strides left out follow the chosen filters: the defaults, cut to their
+        number or extended with 3x3 stride-1 convs (as the baseline's tower does).
+        """
         if len(observation_shape) != 3:
             raise ValueError(f"observation_shape must be (H, W, C), got {tuple(observation_shape)}")
         mf = default_model_free_config(observation_shape, ModelFreeConfig(
             size=self.mf_size, conv_filters=self.mf_conv_filters, kernel_sizes=self.mf_kernel_sizes,
             strides=self.mf_strides, fc_units=self.mf_fc_units, obs_scale=self.obs_scale))
         pixels = min(int(s) for s in observation_shape[:2]) >= PIXEL_INPUT_MIN_SIZE
-        if pixels:
-            enc = ((16, 32), (8, 4), (4, 2))
-            rp = ((16, 32), (8, 4), (4, 2), 256)
-            lstm, head = 512, 512
-        else:
-            enc = ((16, 16), (3, 3), (1, 1))
-            rp = ((16, 16), (3, 3), (1, 1), 64)
-            lstm, head = 128, 256
-        rp_filters = self.rp_conv_filters or rp[0]
+        sizes = PIXEL_SIZES if pixels else GRID_SIZES
+        filled = {name: sizes[name] if getattr(self, name) is None else getattr(self, name)
+                  for name in sizes}
+        for filters, kernels, strides in (("encoder_filters", "encoder_kernel_sizes", "encoder_strides"),
+                                          ("rp_conv_filters", "rp_kernel_sizes", "rp_strides")):
+            n = len(filled[filters])
+            for field, pad in ((kernels, 3), (strides, 1)):
+                if getattr(self, field) is None:
+                    filled[field] = (sizes[field] + (pad,) * n)[:n]
+                elif len(filled[field]) != n:
+                    raise ValueError(f"{field} {filled[field]} must give one value per entry of "
+                                     f"{filters} {filled[filters]}")
         return dataclasses.replace(
-            self,
-            encoder_filters=self.encoder_filters or enc[0],
-            encoder_kernel_sizes=self.encoder_kernel_sizes or enc[1][: len(self.encoder_filters or enc[0])],
-            encoder_strides=self.encoder_strides or enc[2][: len(self.encoder_filters or enc[0])],
-            lstm_units=self.lstm_units or lstm,
-            mf_conv_filters=mf.conv_filters, mf_kernel_sizes=mf.kernel_sizes, mf_strides=mf.strides,
-            mf_fc_units=mf.fc_units,
-            rp_conv_filters=rp_filters,
-            rp_kernel_sizes=self.rp_kernel_sizes or rp[1][: len(rp_filters)],
-            rp_strides=self.rp_strides or rp[2][: len(rp_filters)],
-            rp_fc_units=self.rp_fc_units or rp[3],
-            head_units=self.head_units or head,
-            obs_scale=mf.obs_scale,
-        )
+            self, **filled, mf_conv_filters=mf.conv_filters, mf_kernel_sizes=mf.kernel_sizes,
+            mf_strides=mf.strides, mf_fc_units=mf.fc_units, obs_scale=mf.obs_scale)
 
 
+# The sizes a config leaves out (resolve()): grid observations (one cell per pixel: Sokoban
+# one-hot, MiniPacman) get 3x3 stride-1 convs; pixel observations such as the paper's 80x80 RGB
+# get strided ones.
+GRID_SIZES = dict(encoder_filters=(16, 16), encoder_kernel_sizes=(3, 3), encoder_strides=(1, 1),
+                  lstm_units=128, rp_conv_filters=(16, 16), rp_kernel_sizes=(3, 3), rp_strides=(1, 1),
+                  rp_fc_units=64, head_units=256)
+PIXEL_SIZES = dict(encoder_filters=(16, 32), encoder_kernel_sizes=(8, 4), encoder_strides=(4, 2),
+                   lstm_units=512, rp_conv_filters=(16, 32), rp_kernel_sizes=(8, 4), rp_strides=(4, 2),
+                   rp_fc_units=256, head_units=512)
+
+# Every preset names every size (as the colab's run() does), so a reader sees the whole network.
 I2A_PRESETS = {
     # seconds on CPU: for tests only
-    "tiny": I2AConfig(rollout_length=2, lstm_units=16, encoder_filters=(8,), encoder_kernel_sizes=(3,),
-                      encoder_strides=(1,), mf_conv_filters=(8,), mf_kernel_sizes=(3,), mf_strides=(1,),
-                      mf_fc_units=32, rp_conv_filters=(8,), rp_kernel_sizes=(3,), rp_strides=(1,),
-                      rp_fc_units=16, head_units=32),
+    "tiny": I2AConfig(rollout_length=2,
+                      encoder_filters=(8,), encoder_kernel_sizes=(3,), encoder_strides=(1,), lstm_units=16,
+                      mf_conv_filters=(8,), mf_kernel_sizes=(3,), mf_strides=(1,), mf_fc_units=32,
+                      rp_conv_filters=(8,), rp_kernel_sizes=(3,), rp_strides=(1,), rp_fc_units=16,
+                      head_units=32),
     # CPU, 7x7 one-hot: model-free path = the model-free agent's default tower; a slim encoder
     # (16 channels, LSTM 64): the frozen env model's passes dominate the cost anyway (results.md)
-    "small": I2AConfig(rollout_length=5, encoder_filters=(16,), encoder_kernel_sizes=(3,),
-                       encoder_strides=(2,), lstm_units=64, rp_conv_filters=(16,), head_units=128),
+    "small": I2AConfig(rollout_length=5,
+                       encoder_filters=(16,), encoder_kernel_sizes=(3,), encoder_strides=(2,), lstm_units=64,
+                       mf_conv_filters=(32, 32), mf_kernel_sizes=(3, 3), mf_strides=(1, 2), mf_fc_units=256,
+                       rp_conv_filters=(16,), rp_kernel_sizes=(3,), rp_strides=(1,), rp_fc_units=64,
+                       head_units=128),
     # 10x10 one-hot Boxoban (4 actions): the small I2A with the boxoban baseline's model-free
     # tower (3 convs 3x3/32, strides 1/1/2, FC 256), so the two agents share that path
-    "boxoban": I2AConfig(rollout_length=5, encoder_filters=(16,), encoder_kernel_sizes=(3,),
-                         encoder_strides=(1,), lstm_units=64, rp_conv_filters=(16,), head_units=128,
-                         mf_conv_filters=(32, 32, 32), mf_strides=(1, 1, 2)),
+    "boxoban": I2AConfig(rollout_length=5,
+                         encoder_filters=(16,), encoder_kernel_sizes=(3,), encoder_strides=(1,), lstm_units=64,
+                         mf_conv_filters=(32, 32, 32), mf_kernel_sizes=(3, 3, 3), mf_strides=(1, 1, 2),
+                         mf_fc_units=256,
+                         rp_conv_filters=(16,), rp_kernel_sizes=(3,), rp_strides=(1,), rp_fc_units=64,
+                         head_units=128),
     # GPU, 80x80 RGB, tau = 5 (Sec. 4.1), 5 actions; strided encoder CNN, LSTM 512 and FC 512 are
     # our choices (sizes of the same order as the model-free baseline's pixel tower)
-    "paper": I2AConfig(rollout_length=5, lstm_units=512, head_units=512),
-    # MiniPacman, 15x19 RGB cells (Sec. 5): the grid defaults of resolve() (3x3 convs); the
-    # small preset's slim encoder and tau = 3 on CPU (tau = 2 for the tiny test preset)
-    "minipacman_tiny": I2AConfig(rollout_length=2, lstm_units=16, encoder_filters=(8,),
-                                 encoder_kernel_sizes=(3,), encoder_strides=(1,), mf_conv_filters=(8,),
-                                 mf_kernel_sizes=(3,), mf_strides=(1,), mf_fc_units=32,
-                                 rp_conv_filters=(8,), rp_kernel_sizes=(3,), rp_strides=(1,),
-                                 rp_fc_units=16, head_units=32, reward_task="regular"),
-    "minipacman": I2AConfig(rollout_length=3, encoder_filters=(16,), encoder_kernel_sizes=(3,),
-                            encoder_strides=(2,), lstm_units=64, rp_conv_filters=(16,), head_units=128,
-                            reward_task="regular"),
-    "minipacman_paper": I2AConfig(rollout_length=5, reward_task="regular"),
+    "paper": I2AConfig(rollout_length=5,
+                       encoder_filters=(16, 32), encoder_kernel_sizes=(8, 4), encoder_strides=(4, 2),
+                       lstm_units=512,
+                       mf_conv_filters=(32, 64, 64), mf_kernel_sizes=(8, 4, 3), mf_strides=(4, 2, 1),
+                       mf_fc_units=512,
+                       rp_conv_filters=(16, 32), rp_kernel_sizes=(8, 4), rp_strides=(4, 2), rp_fc_units=256,
+                       head_units=512),
+    # MiniPacman, 15x19 RGB cells (Sec. 5): 3x3 convs; the small preset's slim encoder and
+    # tau = 3 on CPU, the grid sizes and tau = 5 for the GPU (tau = 2 for the tiny test preset)
+    "minipacman_tiny": I2AConfig(rollout_length=2, reward_task="regular",
+                                 encoder_filters=(8,), encoder_kernel_sizes=(3,), encoder_strides=(1,),
+                                 lstm_units=16,
+                                 mf_conv_filters=(8,), mf_kernel_sizes=(3,), mf_strides=(1,), mf_fc_units=32,
+                                 rp_conv_filters=(8,), rp_kernel_sizes=(3,), rp_strides=(1,), rp_fc_units=16,
+                                 head_units=32),
+    "minipacman": I2AConfig(rollout_length=3, reward_task="regular",
+                            encoder_filters=(16,), encoder_kernel_sizes=(3,), encoder_strides=(2,),
+                            lstm_units=64,
+                            mf_conv_filters=(32, 32), mf_kernel_sizes=(3, 3), mf_strides=(1, 2),
+                            mf_fc_units=256,
+                            rp_conv_filters=(16,), rp_kernel_sizes=(3,), rp_strides=(1,), rp_fc_units=64,
+                            head_units=128),
+    "minipacman_paper": I2AConfig(rollout_length=5, reward_task="regular",
+                                  encoder_filters=(16, 16), encoder_kernel_sizes=(3, 3), encoder_strides=(1, 1),
+                                  lstm_units=128,
+                                  mf_conv_filters=(32, 32), mf_kernel_sizes=(3, 3), mf_strides=(1, 2),
+                                  mf_fc_units=256,
+                                  rp_conv_filters=(16, 16), rp_kernel_sizes=(3, 3), rp_strides=(1, 1),
+                                  rp_fc_units=64, head_units=256),
 }
 
 
