@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 from i2a_keras.algos.a2c import (A2CConfig, A2CLearner, Rollout, RolloutRunner, a2c_loss,
-                                 explained_variance, make_actor, make_optimizer, make_policy_fn,
-                                 nstep_returns, sample_actions)
+                                 explained_variance, lambda_returns, make_actor, make_optimizer,
+                                 make_policy_fn, nstep_returns, sample_actions)
 from i2a_keras.models import ModelFreeConfig, build_agent
 
 GAMMA = 0.9
@@ -57,6 +57,39 @@ def test_nstep_returns_batched_envs_are_independent():
                                    trunc_values, GAMMA))
     np.testing.assert_allclose(out, [[1.0, GAMMA * (1 + GAMMA * 2)], [GAMMA * 4, 1 + GAMMA * 2]],
                                rtol=1e-6)
+
+
+def test_lambda_returns_hand_computed_with_episode_ends():
+    """G_t = r_t + gamma * ((1 - lam) V(s_{t+1}) + lam G_{t+1}), cut at terminations and truncations."""
+    lam = 0.5
+    rewards = np.array([[1.0], [2.0], [3.0], [4.0]])
+    values = np.array([[0.5], [1.5], [2.5], [3.5]])
+    terminated = np.array([[False], [True], [False], [False]])
+    truncated = np.array([[False], [False], [True], [False]])
+    trunc_values = np.array([[0.0], [0.0], [7.0], [0.0]])
+    out = np.asarray(lambda_returns(rewards, values, np.array([10.0]), terminated, truncated,
+                                    trunc_values, GAMMA, lam))
+    g3 = 4 + GAMMA * 10.0                                # bootstrap: V(s_T)
+    g2 = 3 + GAMMA * 7.0                                 # time limit: V(final_obs)
+    g1 = 2.0                                             # terminated
+    g0 = 1 + GAMMA * ((1 - lam) * values[1, 0] + lam * g1)
+    np.testing.assert_allclose(out[:, 0], [g0, g1, g2, g3], rtol=1e-6)
+
+
+def test_lambda_returns_one_is_nstep_and_zero_is_td():
+    rng = np.random.default_rng(0)
+    rewards, values = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    terminated, truncated = rng.random((5, 3)) < 0.2, rng.random((5, 3)) < 0.2
+    trunc_values, bootstrap = rng.normal(size=(5, 3)), rng.normal(size=3)
+    args = (bootstrap, terminated, truncated, trunc_values, GAMMA)
+    np.testing.assert_allclose(np.asarray(lambda_returns(rewards, values, *args, 1.0)),
+                               np.asarray(nstep_returns(rewards, *args)), rtol=1e-6)
+    td = np.asarray(lambda_returns(rewards, values, *args, 0.0))
+    next_v = np.concatenate([values[1:], bootstrap[None]])
+    cont = np.where(truncated, trunc_values, next_v) * ~terminated
+    np.testing.assert_allclose(td, rewards + GAMMA * cont, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="acting values"):
+        lambda_returns(rewards, None, *args, 0.5)
 
 
 def test_a2c_loss_hand_computed():
@@ -114,10 +147,15 @@ def test_config_rejects_bad_values():
         A2CConfig(gamma=1.5)
     with pytest.raises(ValueError, match="lr_schedule"):
         A2CConfig(lr_schedule="cosine")
+    with pytest.raises(ValueError, match="gae_lambda"):
+        A2CConfig(gae_lambda=1.2)
+    with pytest.raises(ValueError, match="must divide num_envs"):
+        A2CConfig(num_envs=6, num_minibatches=4)
 
 
-def _learner(num_steps=4, obs_shape=(5, 5, 7), lr=3e-3):
-    cfg = A2CConfig(num_envs=3, num_steps=num_steps, learning_rate=lr, entropy_coef=0.0)
+def _learner(num_steps=4, obs_shape=(5, 5, 7), lr=3e-3, **overrides):
+    cfg = A2CConfig(**{"num_envs": 3, "num_steps": num_steps, "learning_rate": lr, "entropy_coef": 0.0,
+                       **overrides})
     agent = build_agent("model-free", obs_shape, 5, ModelFreeConfig(conv_filters=(8,), fc_units=16))
     opt = make_optimizer(cfg)
     agent.compile(optimizer=opt)
@@ -152,6 +190,41 @@ def test_training_lowers_loss_on_fixed_batch():
     # the policy term chases fixed random advantages, so single steps are noisy: average
     assert np.mean([m["value"] for m in late]) < 0.3 * first["value"]
     assert np.mean([m["total"] for m in late]) < first["total"]
+
+
+def _random_rollout(T, N, seed=0):
+    rng = np.random.default_rng(seed)
+    return Rollout(obs=rng.integers(0, 2, (T, N, 5, 5, 7)).astype(np.uint8),
+                   actions=rng.integers(0, 5, (T, N)).astype(np.int32),
+                   rewards=rng.normal(size=(T, N)).astype(np.float32),
+                   terminated=rng.random((T, N)) < 0.2, truncated=np.zeros((T, N), bool),
+                   truncation_values=np.zeros((T, N), np.float32),
+                   bootstrap_value=rng.normal(size=N).astype(np.float32),
+                   logits=np.zeros((T, N, 5), np.float32), values=rng.normal(size=(T, N)).astype(np.float32))
+
+
+def test_minibatches_are_sequential_steps_on_slices_of_the_envs():
+    """num_minibatches=2: two optimizer steps per rollout, the same as two updates on its halves."""
+    rollout = _random_rollout(4, 4)
+    tf.keras.utils.set_random_seed(0)
+    split, _ = _learner(num_envs=4, num_minibatches=2, gae_lambda=0.5)
+    tf.keras.utils.set_random_seed(0)
+    whole, _ = _learner(num_envs=2, gae_lambda=0.5)
+    metrics = split.update(rollout)
+    halves = [whole.update(part) for part in rollout.split(2)]
+    assert int(split.optimizer.iterations.numpy()) == 2
+    for a, b in zip(split.agent.get_weights(), whole.agent.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert metrics["value"] == pytest.approx(np.mean([h["value"] for h in halves]), rel=1e-5)
+    np.testing.assert_array_equal(rollout.split(2)[1].values, rollout.values[:, 2:])
+    with pytest.raises(ValueError, match="not A3C"):
+        split.compute_gradients(rollout)
+
+
+def test_linear_schedule_counts_the_minibatch_steps():
+    cfg = A2CConfig(num_envs=4, num_minibatches=4, lr_schedule="linear", learning_rate=1.0)
+    schedule = make_optimizer(cfg, total_updates=10)._learning_rate  # 10 rollouts = 40 steps
+    assert float(schedule(20)) == pytest.approx(0.5) and float(schedule(40)) == pytest.approx(0.0)
 
 
 class FakeVecEnv:

@@ -127,6 +127,8 @@ def test_checkpoint_round_trip_model_optimizer_counters(tmp_path):
     (["nonsense"], "unknown subcommand"),
     (["--set", "env.levels=boxoban:/no/such/dir"], "does not exist"),
     (["--set", "env.levels=levels-from-nowhere"], "unknown level source spec"),
+    (["--set", "a2c.num_minibatches=3"], "must divide num_envs"),
+    (["--algo", "a3c", "--set", "a2c.num_minibatches=2"], "is for algo=a2c"),
 ])
 def test_bad_arguments_exit_with_usage_error(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:

@@ -4,11 +4,12 @@ The paper trains the model-free baseline and the I2A with A3C and RMSprop. This 
 pieces shared by the synchronous (A2C, :class:`A2CLearner` + :class:`RolloutRunner`) and the
 asynchronous (:mod:`i2a_keras.algos.a3c`) variants:
 
-- :func:`nstep_returns`: n-step bootstrapped returns. With gymnasium's SAME_STEP autoreset an env
-  that ends at step t is already reset in the obs returned by that step, so the return never
-  bootstraps across the boundary: a *terminated* step's target is just ``r_t``; a *truncated*
-  (time-limit) step's target is ``r_t + gamma * V(final_obs_t)``, the value of the last observation
-  of the cut episode (``info["final_obs"]``).
+- :func:`nstep_returns`: n-step bootstrapped returns, and :func:`lambda_returns`, their
+  lambda-weighted mix (the targets of GAE; lambda = 1 gives the n-step returns). With gymnasium's
+  SAME_STEP autoreset an env that ends at step t is already reset in the obs returned by that step,
+  so the return never bootstraps across the boundary: a *terminated* step's target is just ``r_t``;
+  a *truncated* (time-limit) step's target is ``r_t + gamma * V(final_obs_t)``, the value of the
+  last observation of the cut episode (``info["final_obs"]``).
 - :func:`a2c_loss`: policy-gradient loss with the advantage ``R - V`` held constant, value loss
   ``0.5 * (R - V)^2``, entropy bonus, plus the agent's optional ``aux_loss`` (e.g. the I2A
   distillation loss, Sec. 3.1).
@@ -21,6 +22,7 @@ asynchronous (:mod:`i2a_keras.algos.a3c`) variants:
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import keras
@@ -29,7 +31,7 @@ from keras import ops
 
 from i2a_keras.algos.distillation import policy_kl
 
-__all__ = ["A2CConfig", "nstep_returns", "a2c_loss", "explained_variance", "make_optimizer",
+__all__ = ["A2CConfig", "nstep_returns", "lambda_returns", "a2c_loss", "explained_variance", "make_optimizer",
            "clip_by_group", "A2CLearner", "RolloutRunner", "Rollout", "sample_actions",
            "final_obs_rows", "make_acting_fn", "make_policy_fn", "make_actor", "draw_noise",
            "rollout_noise_shape", "stack_replay"]
@@ -48,6 +50,10 @@ class A2CConfig:
     """steps per env between updates (the n of the n-step returns)"""
     gamma: float = 0.99
     """discount factor"""
+    gae_lambda: float = 1.0
+    """lambda of the lambda-returns (GAE, Schulman et al. 2016); 1 gives the paper's n-step returns"""
+    num_minibatches: int = 1
+    """optimizer steps per rollout, each on the whole trajectories of num_envs / num_minibatches envs (the Boxoban anchors: 256 envs x 20 steps in 8); A2C only"""
     learning_rate: float = 7e-4
     """initial learning rate"""
     lr_schedule: str = "constant"
@@ -72,7 +78,8 @@ class A2CConfig:
     def __post_init__(self):
         checks = {
             "num_envs": self.num_envs >= 1, "num_steps": self.num_steps >= 1,
-            "gamma": 0.0 <= self.gamma <= 1.0, "learning_rate": self.learning_rate > 0,
+            "gamma": 0.0 <= self.gamma <= 1.0, "gae_lambda": 0.0 <= self.gae_lambda <= 1.0,
+            "num_minibatches": self.num_minibatches >= 1, "learning_rate": self.learning_rate > 0,
             "rmsprop_rho": 0.0 <= self.rmsprop_rho < 1.0, "rmsprop_epsilon": self.rmsprop_epsilon > 0,
             "entropy_coef": self.entropy_coef >= 0, "value_coef": self.value_coef >= 0,
             "max_grad_norm": self.max_grad_norm >= 0, "num_workers": self.num_workers >= 1,
@@ -84,6 +91,9 @@ class A2CConfig:
             raise ValueError(f"A2CConfig.optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
         if self.lr_schedule not in ("constant", "linear"):
             raise ValueError(f"A2CConfig.lr_schedule must be 'constant' or 'linear', got {self.lr_schedule!r}")
+        if self.num_envs % self.num_minibatches:
+            raise ValueError(f"A2CConfig.num_minibatches ({self.num_minibatches}) must divide "
+                             f"num_envs ({self.num_envs}): each minibatch is whole env trajectories")
 
 
 def nstep_returns(rewards, bootstrap_value, terminated, truncated, truncation_value, gamma):
@@ -99,17 +109,35 @@ def nstep_returns(rewards, bootstrap_value, terminated, truncated, truncation_va
     ``R_t = r_t`` if terminated, ``r_t + gamma V(final_obs_t)`` if truncated (and not terminated),
     else ``r_t + gamma R_{t+1}`` with ``R_T = bootstrap_value``. Works on numpy arrays and tensors.
     """
+    return lambda_returns(rewards, None, bootstrap_value, terminated, truncated, truncation_value,
+                          gamma, 1.0)
+
+
+def lambda_returns(rewards, values, bootstrap_value, terminated, truncated, truncation_value,
+                   gamma, lam):
+    """lambda-returns ``(T, N)``: the targets whose advantages ``G_t - V(s_t)`` are GAE(gamma, lam).
+
+    As :func:`nstep_returns`, with ``values (T, N)`` the acting pass's ``V(s_t)``: a step that
+    does not end its episode continues with ``(1 - lam) V(s_{t+1}) + lam G_{t+1}`` (``s_T``'s
+    value is ``bootstrap_value``). ``lam = 1`` is the n-step return (``values`` unused, may be
+    None); ``lam = 0`` the one-step TD target ``r_t + gamma V(s_{t+1})``.
+    """
     rewards = ops.cast(rewards, "float32")
     terminated = ops.cast(terminated, "bool")
     truncated = ops.cast(truncated, "bool")
     truncation_value = ops.cast(truncation_value, "float32")
     num_steps = rewards.shape[0]
     if num_steps is None:
-        raise ValueError("nstep_returns needs a static number of steps (rewards.shape[0])")
-    next_return = ops.cast(bootstrap_value, "float32")
+        raise ValueError("lambda_returns needs a static number of steps (rewards.shape[0])")
+    if lam != 1.0 and values is None:
+        raise ValueError("lambda_returns with lam < 1 needs the acting values V(s_t)")
+    next_return = next_value = ops.cast(bootstrap_value, "float32")
     returns = [None] * num_steps
     zeros = ops.zeros_like(next_return)
     for t in reversed(range(num_steps)):
+        if lam != 1.0:
+            next_return = (1.0 - lam) * next_value + lam * next_return
+            next_value = ops.cast(values[t], "float32")
         continuation = ops.where(truncated[t], truncation_value[t], next_return)
         continuation = ops.where(terminated[t], zeros, continuation)
         next_return = rewards[t] + gamma * continuation
@@ -159,14 +187,16 @@ def explained_variance(values, returns):
 
 
 def make_optimizer(config: A2CConfig, total_updates: int | None = None, mixed_precision: bool = False):
-    """RMSprop (as in the paper, Sec. 3.3) or Adam, with optional linear decay. Gradient clipping
-    is the learner's (per parameter group, :func:`clip_by_group`), not the optimizer's."""
+    """RMSprop (as in the paper, Sec. 3.3) or Adam, with optional linear decay to 0 after
+    ``total_updates`` rollouts (``num_minibatches`` optimizer steps each). Gradient clipping is the
+    learner's (per parameter group, :func:`clip_by_group`), not the optimizer's."""
     lr = config.learning_rate
     if config.lr_schedule == "linear":
         if not total_updates or total_updates < 1:
             raise ValueError("lr_schedule='linear' needs total_updates >= 1")
         lr = keras.optimizers.schedules.PolynomialDecay(
-            config.learning_rate, decay_steps=int(total_updates), end_learning_rate=0.0, power=1.0)
+            config.learning_rate, decay_steps=int(total_updates) * config.num_minibatches,
+            end_learning_rate=0.0, power=1.0)
     if config.optimizer == "adam":
         optimizer = keras.optimizers.Adam(learning_rate=lr)
     else:
@@ -336,8 +366,9 @@ class A2CLearner:
     def batch(self, rollout: "Rollout"):
         """The update's inputs: flat acting rows, actions, n-step returns, acting logits, replay."""
         T, N = rollout.actions.shape
-        returns = nstep_returns(rollout.rewards, rollout.bootstrap_value, rollout.terminated,
-                                rollout.truncated, rollout.truncation_values, self.config.gamma)
+        returns = lambda_returns(rollout.rewards, rollout.values, rollout.bootstrap_value,
+                                 rollout.terminated, rollout.truncated, rollout.truncation_values,
+                                 self.config.gamma, self.config.gae_lambda)
         replay = keras.tree.map_structure(
             lambda x: ops.reshape(x, (T * N,) + tuple(x.shape[2:])), rollout.replay)
         return (rollout.obs.reshape((T * N,) + rollout.obs.shape[2:]),
@@ -346,12 +377,17 @@ class A2CLearner:
                 rollout.logits.reshape(T * N, -1), replay)
 
     def update(self, rollout: "Rollout") -> dict:
-        """One synchronous A2C update on a rollout; returns float metrics."""
-        metrics = self._update(*self.batch(rollout))
-        return {k: float(v) for k, v in self._to_numpy(metrics).items()}
+        """One synchronous A2C update on a rollout: ``num_minibatches`` optimizer steps, each on
+        the whole trajectories of a slice of the envs (the returns use the acting values, so they
+        do not depend on the split); returns the metrics averaged over the steps, as floats."""
+        parts = rollout.split(self.config.num_minibatches)
+        rows = [self._to_numpy(self._update(*self.batch(part))) for part in parts]
+        return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
     def compute_gradients(self, rollout: "Rollout"):
         """Gradients of the loss on ``rollout`` at this learner's agent's weights (A3C)."""
+        if self.config.num_minibatches != 1:
+            raise ValueError("a2c.num_minibatches > 1 is for synchronous A2C, not A3C workers")
         return self._gradients(*self.batch(rollout))
 
     def apply_gradients(self, grads):
@@ -363,10 +399,10 @@ class A2CLearner:
 class Rollout:
     """``num_steps`` x ``num_envs`` transitions as the agent acted on them.
 
-    ``logits`` are the acting policy's, ``bootstrap_value`` is ``V`` of the observation after the
-    last step and ``truncation_values`` ``V(final_obs)`` of time-limit cuts, all computed while
-    acting; ``replay`` holds the agent's acting-time tensors (the I2A's imagined rollouts),
-    stacked ``(T, N, ...)``.
+    ``logits`` and ``values`` are the acting policy's, ``bootstrap_value`` is ``V`` of the
+    observation after the last step and ``truncation_values`` ``V(final_obs)`` of time-limit cuts,
+    all computed while acting; ``replay`` holds the agent's acting-time tensors (the I2A's imagined
+    rollouts), stacked ``(T, N, ...)``.
     """
 
     obs: np.ndarray
@@ -378,6 +414,23 @@ class Rollout:
     bootstrap_value: np.ndarray
     logits: np.ndarray
     replay: dict = field(default_factory=dict)
+    values: np.ndarray | None = None
+
+    def split(self, k: int) -> list["Rollout"]:
+        """``k`` rollouts of ``N / k`` envs each (whole trajectories), in env order."""
+        if k == 1:
+            return [self]
+        n = self.actions.shape[1] // k
+
+        def take(name, x, cols):
+            if x is None or name == "bootstrap_value":
+                return None if x is None else x[cols]
+            if name == "replay":
+                return keras.tree.map_structure(lambda y: y[:, cols], x)
+            return x[:, cols]
+
+        return [Rollout(**{f.name: take(f.name, getattr(self, f.name), slice(i * n, (i + 1) * n))
+                           for f in dataclasses.fields(self)}) for i in range(k)]
 
 
 def final_obs_rows(info, indices):
@@ -453,10 +506,11 @@ class RolloutRunner:
         terminated = np.empty((T, N), bool)
         truncated = np.empty((T, N), bool)
         truncation_values = np.zeros((T, N), np.float32)
+        values = np.empty((T, N), np.float32)
         logits_buf, replay = None, []
         obs = self.obs
         for t in range(T):
-            logits, _, step_replay = self.learner.act(obs, self._noise(N))
+            logits, values[t], step_replay = self.learner.act(obs, self._noise(N))
             if logits_buf is None:
                 logits_buf = np.empty((T, N, logits.shape[-1]), np.float32)
             logits_buf[t] = logits
@@ -479,7 +533,7 @@ class RolloutRunner:
         self.obs = np.asarray(obs)
         bootstrap = self.learner.value(self.obs, self._noise(N))
         return Rollout(obs_buf, actions, rewards, terminated, truncated, truncation_values,
-                       bootstrap, logits_buf, stack_replay(replay))
+                       bootstrap, logits_buf, stack_replay(replay), values)
 
     def _record_episodes(self, idx, terminated, info):
         solved = info.get("solved")

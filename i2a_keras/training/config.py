@@ -191,6 +191,9 @@ class ActorCriticConfig:
     def __post_init__(self):
         if self.algo not in ("a2c", "a3c"):
             raise ValueError(f"algo must be 'a2c' or 'a3c', got {self.algo!r}")
+        if self.algo == "a3c" and self.a2c.num_minibatches != 1:
+            raise ValueError("a2c.num_minibatches > 1 is for algo=a2c: an A3C worker applies one "
+                             "gradient per rollout")
 
 
 def _model_free_tiny() -> ActorCriticConfig:
