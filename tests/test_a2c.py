@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from i2a_keras.algos.a2c import (A2CConfig, A2CLearner, Rollout, RolloutRunner, a2c_loss,
                                  explained_variance, lambda_returns, make_actor, make_optimizer,
-                                 make_policy_fn, nstep_returns, sample_actions)
+                                 make_policy_fn, nstep_returns, sample_actions, vtrace_targets)
 from i2a_keras.models import ModelFreeConfig, build_agent
 
 GAMMA = 0.9
@@ -90,6 +90,35 @@ def test_lambda_returns_one_is_nstep_and_zero_is_td():
     np.testing.assert_allclose(td, rewards + GAMMA * cont, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="acting values"):
         lambda_returns(rewards, None, *args, 0.5)
+
+
+def test_vtrace_on_policy_is_the_lambda_return():
+    rng = np.random.default_rng(1)
+    T, N = 6, 4
+    rewards, values = rng.normal(size=(T, N)), rng.normal(size=(T, N))
+    terminated, truncated = rng.random((T, N)) < 0.2, rng.random((T, N)) < 0.2
+    trunc_values, bootstrap = rng.normal(size=(T, N)), rng.normal(size=N)
+    logits, actions = rng.normal(size=(T, N, 4)), rng.integers(0, 4, (T, N))
+    vs, _ = vtrace_targets(logits, logits, actions, rewards, values, bootstrap, terminated, truncated,
+                           trunc_values, GAMMA, lam=0.7)
+    expected = lambda_returns(rewards, values, bootstrap, terminated, truncated, trunc_values, GAMMA, 0.7)
+    np.testing.assert_allclose(np.asarray(vs), np.asarray(expected), rtol=1e-5, atol=1e-5)
+
+
+def test_vtrace_hand_computed_with_clipped_ratios():
+    """Two steps, one env: rho_0 = 2 (clipped to 1), rho_1 = 0.5; lam = 1."""
+    mu = np.log(np.array([[[0.25, 0.75]], [[0.5, 0.5]]]))
+    pi = np.log(np.array([[[0.5, 0.5]], [[0.25, 0.75]]]))
+    actions = np.array([[0], [0]])
+    rewards, values, bootstrap = np.array([[1.0], [2.0]]), np.array([[0.5], [1.0]]), np.array([3.0])
+    no = np.zeros((2, 1), bool)
+    vs, adv = vtrace_targets(mu, pi, actions, rewards, values, bootstrap, no, no, np.zeros((2, 1)), GAMMA)
+    d1 = 0.5 * (2 + GAMMA * 3 - 1.0)
+    d0 = 1.0 * (1 + GAMMA * 1.0 - 0.5)
+    vs1, vs0 = 1.0 + d1, 0.5 + d0 + GAMMA * 1.0 * d1          # c_0 = min(1, 2) = 1
+    np.testing.assert_allclose(np.asarray(vs)[:, 0], [vs0, vs1], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(adv)[:, 0], [1 + GAMMA * vs1 - 0.5, 0.5 * (2 + GAMMA * 3 - 1.0)],
+                               rtol=1e-6)
 
 
 def test_a2c_loss_hand_computed():
@@ -219,6 +248,23 @@ def test_minibatches_are_sequential_steps_on_slices_of_the_envs():
     np.testing.assert_array_equal(rollout.split(2)[1].values, rollout.values[:, 2:])
     with pytest.raises(ValueError, match="not A3C"):
         split.compute_gradients(rollout)
+
+
+@pytest.mark.parametrize("minibatches", [1, 2])
+def test_vtrace_learner_targets_are_the_lambda_returns_of_its_own_values_on_policy(minibatches):
+    """Acting logits = the trained policy's: V-trace's value targets are the lambda-returns of the
+    agent's values (checks that the learner lays the flat rows out as (T, N))."""
+    T, N = 4, 4
+    learner, cfg = _learner(num_steps=T, num_envs=N, vtrace=True, gae_lambda=0.5, learning_rate=1e-9,
+                            num_minibatches=minibatches)
+    rollout = _random_rollout(T, N)
+    logits, values, _ = learner.act(rollout.obs.reshape((T * N, 5, 5, 7)))
+    rollout.logits, rollout.values = logits.reshape(T, N, -1), values.reshape(T, N)
+    metrics = learner.update(rollout)
+    expected = lambda_returns(rollout.rewards, rollout.values, rollout.bootstrap_value, rollout.terminated,
+                              rollout.truncated, rollout.truncation_values, cfg.gamma, 0.5)
+    assert metrics["mean_return_target"] == pytest.approx(float(np.mean(expected)), rel=1e-4, abs=1e-5)
+    assert abs(metrics["behaviour_kl"]) < 1e-5
 
 
 def test_linear_schedule_counts_the_minibatch_steps():

@@ -115,7 +115,8 @@ _JAX_SCRIPT = textwrap.dedent('''
     assert keras.backend.backend() == "jax"
     tiny = ["--preset", "tiny", "--set", "run.total_frames=200", "eval.num_levels=2",
             "eval.num_envs=2", "eval.gif=false", "run.progress=false"]
-    mf = main(["model-free", "--run-dir", sys.argv[1] + "/mf"] + tiny)
+    mf = main(["model-free", "--run-dir", sys.argv[1] + "/mf"] + tiny
+              + ["a2c.vtrace=true", "a2c.num_minibatches=2", "a2c.gae_lambda=0.5"])  # V-trace under jit
     i2a = main(["i2a", "--agent", "i2a", "--env-model", sys.argv[2], "--run-dir",
                 sys.argv[1] + "/i2a", "--set", "i2a.rollout_length=3"] + tiny)
     print(json.dumps({"mf": mf["device"], "i2a": i2a["frames"]}))

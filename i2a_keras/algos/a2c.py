@@ -10,6 +10,8 @@ asynchronous (:mod:`i2a_keras.algos.a3c`) variants:
   so the return never bootstraps across the boundary: a *terminated* step's target is just ``r_t``;
   a *truncated* (time-limit) step's target is ``r_t + gamma * V(final_obs_t)``, the value of the
   last observation of the cut episode (``info["final_obs"]``).
+- :func:`vtrace_targets`: V-trace (Espeholt et al., 2018), the off-policy correction of the
+  Boxoban anchors' learner, for the policy lag of minibatches (``a2c.vtrace``).
 - :func:`a2c_loss`: policy-gradient loss with the advantage ``R - V`` held constant, value loss
   ``0.5 * (R - V)^2``, entropy bonus, plus the agent's optional ``aux_loss`` (e.g. the I2A
   distillation loss, Sec. 3.1).
@@ -31,7 +33,7 @@ from keras import ops
 
 from i2a_keras.algos.distillation import policy_kl
 
-__all__ = ["A2CConfig", "nstep_returns", "lambda_returns", "a2c_loss", "explained_variance", "make_optimizer",
+__all__ = ["A2CConfig", "nstep_returns", "lambda_returns", "vtrace_targets", "a2c_loss", "explained_variance", "make_optimizer",
            "clip_by_group", "A2CLearner", "RolloutRunner", "Rollout", "sample_actions",
            "final_obs_rows", "make_acting_fn", "make_policy_fn", "make_actor", "draw_noise",
            "rollout_noise_shape", "stack_replay"]
@@ -54,6 +56,8 @@ class A2CConfig:
     """lambda of the lambda-returns (GAE, Schulman et al. 2016); 1 gives the paper's n-step returns"""
     num_minibatches: int = 1
     """optimizer steps per rollout, each on the whole trajectories of num_envs / num_minibatches envs (the Boxoban anchors: 256 envs x 20 steps in 8); A2C only"""
+    vtrace: bool = False
+    """V-trace targets and advantages (IMPALA; rho and c clipped at 1, gae_lambda its lambda): corrects the policy lag of later minibatches"""
     learning_rate: float = 7e-4
     """initial learning rate"""
     lr_schedule: str = "constant"
@@ -145,14 +149,58 @@ def lambda_returns(rewards, values, bootstrap_value, terminated, truncated, trun
     return ops.stack(returns, axis=0)
 
 
-def a2c_loss(outputs, actions, returns, entropy_coef=0.01, value_coef=0.5, normalize_advantages=False):
+def vtrace_targets(behaviour_logits, target_logits, actions, rewards, values, bootstrap_value,
+                   terminated, truncated, truncation_value, gamma, lam=1.0, rho_bar=1.0, c_bar=1.0):
+    """V-trace value targets ``vs`` and policy-gradient advantages (Espeholt et al., 2018, Sec. 4).
+
+    ``(T, N)`` arrays as in :func:`lambda_returns`, ``(T, N, A)`` logits of the acting
+    (behaviour) policy mu and of the policy being trained pi, and ``values`` its ``V(s_t)``. With
+    ``rho_t = pi(a_t|s_t) / mu(a_t|s_t)``, ``delta_t = min(rho_bar, rho_t) (r_t + gamma V(s_{t+1})
+    - V(s_t))`` and ``c_t = lam min(c_bar, rho_t)``: ``vs_t = V(s_t) + delta_t + gamma c_t
+    (vs_{t+1} - V(s_{t+1}))``, cut where the episode ends; the advantage is ``min(rho_bar, rho_t)
+    (r_t + gamma vs_{t+1} - V(s_t))``. On-policy (mu = pi) ``vs`` is the lambda-return. Both
+    outputs carry no gradient.
+    """
+    f32 = lambda x: ops.cast(x, "float32")  # noqa: E731
+    rewards, values, truncation_value = f32(rewards), ops.stop_gradient(f32(values)), f32(truncation_value)
+    bootstrap_value = f32(bootstrap_value)
+    terminated, truncated = ops.cast(terminated, "bool"), ops.cast(truncated, "bool")
+    num_steps = rewards.shape[0]
+    if num_steps is None:
+        raise ValueError("vtrace_targets needs a static number of steps (rewards.shape[0])")
+    actions = ops.cast(actions, "int32")[..., None]
+    log_rho = ops.squeeze(
+        ops.take_along_axis(ops.log_softmax(f32(target_logits), axis=-1), actions, axis=-1)
+        - ops.take_along_axis(ops.log_softmax(f32(behaviour_logits), axis=-1), actions, axis=-1), -1)
+    rho = ops.exp(ops.stop_gradient(log_rho))
+    clipped_rho, cs = ops.minimum(rho, rho_bar), lam * ops.minimum(rho, c_bar)
+    zeros = ops.zeros_like(bootstrap_value)
+
+    def successor(x):  # the value after step t: x_{t+1}, V(final_obs) at a time limit, 0 at an end
+        nxt = ops.concatenate([x[1:], bootstrap_value[None]], axis=0)
+        return ops.where(terminated, 0.0, ops.where(truncated, truncation_value, nxt))
+
+    deltas = clipped_rho * (rewards + gamma * successor(values) - values)
+    ends = ops.logical_or(terminated, truncated)
+    acc, corrections = zeros, [None] * num_steps
+    for t in reversed(range(num_steps)):
+        acc = deltas[t] + gamma * ops.where(ends[t], zeros, cs[t] * acc)
+        corrections[t] = acc
+    vs = values + ops.stack(corrections, axis=0)
+    advantages = clipped_rho * (rewards + gamma * successor(vs) - values)
+    return ops.stop_gradient(vs), ops.stop_gradient(advantages)
+
+
+def a2c_loss(outputs, actions, returns, entropy_coef=0.01, value_coef=0.5, normalize_advantages=False,
+             advantages=None):
     """Actor-critic loss on a flat batch (Sec. 3.3; Mnih et al., 2016).
 
     ``outputs`` is the agent's dict (``logits (B, A)``, ``value (B,)``, optional ``aux_loss``),
     ``actions (B,)`` int, ``returns (B,)``. Returns ``(total_loss, metrics)`` where
     ``total = policy + value_coef * value - entropy_coef * entropy + aux_loss`` with
     ``policy = -mean(log pi(a|s) * stop_grad(R - V))``, ``value = mean(0.5 (R - V)^2)`` and
-    ``entropy = mean(H(pi(.|s)))``.
+    ``entropy = mean(H(pi(.|s)))``. ``advantages (B,)``, if given, replace ``R - V`` in the
+    policy term (V-trace's).
     """
     logits = ops.cast(outputs["logits"], "float32")
     values = ops.cast(outputs["value"], "float32")
@@ -160,7 +208,7 @@ def a2c_loss(outputs, actions, returns, entropy_coef=0.01, value_coef=0.5, norma
     log_probs = ops.log_softmax(logits, axis=-1)
     actions = ops.cast(actions, "int32")
     log_prob_taken = ops.squeeze(ops.take_along_axis(log_probs, actions[:, None], axis=-1), axis=-1)
-    advantages = ops.stop_gradient(returns - values)
+    advantages = ops.stop_gradient(returns - values if advantages is None else ops.cast(advantages, "float32"))
     if normalize_advantages:
         advantages = (advantages - ops.mean(advantages)) / (ops.std(advantages) + 1e-8)
     policy_loss = -ops.mean(log_prob_taken * advantages)
@@ -349,11 +397,19 @@ class A2CLearner:
     def value(self, obs, noise=None) -> np.ndarray:
         return np.asarray(self._value(obs) if noise is None else self._value(obs, noise))
 
-    def _loss(self, call, obs, actions, returns, behaviour_logits, replay):
+    def _loss(self, call, obs, actions, targets, behaviour_logits, replay):
         cfg = self.config
         out = call(obs, training=True, **replay)
+        returns, advantages = targets, None
+        if cfg.vtrace:  # targets: the rollout's (T, N) rewards and episode ends
+            steps = lambda x: ops.reshape(x, (cfg.num_steps, -1) + tuple(x.shape[1:]))  # noqa: E731
+            vs, advantages = vtrace_targets(
+                steps(behaviour_logits), steps(out["logits"]), steps(actions), targets["rewards"],
+                steps(out["value"]), targets["bootstrap_value"], targets["terminated"],
+                targets["truncated"], targets["truncation_values"], cfg.gamma, cfg.gae_lambda)
+            returns, advantages = ops.reshape(vs, (-1,)), ops.reshape(advantages, (-1,))
         loss, metrics = a2c_loss(out, actions, returns, cfg.entropy_coef, cfg.value_coef,
-                                 cfg.normalize_advantages)
+                                 cfg.normalize_advantages, advantages)
         values = ops.cast(out["value"], "float32")
         metrics["mean_return_target"] = ops.mean(returns)
         metrics["mean_value"] = ops.mean(values)
@@ -364,17 +420,23 @@ class A2CLearner:
         return loss, metrics
 
     def batch(self, rollout: "Rollout"):
-        """The update's inputs: flat acting rows, actions, n-step returns, acting logits, replay."""
+        """The update's inputs: flat acting rows, actions, targets (the lambda-returns; with
+        V-trace the rollout's rewards and episode ends, its targets needing the trained policy),
+        acting logits, replay."""
         T, N = rollout.actions.shape
-        returns = lambda_returns(rollout.rewards, rollout.values, rollout.bootstrap_value,
-                                 rollout.terminated, rollout.truncated, rollout.truncation_values,
-                                 self.config.gamma, self.config.gae_lambda)
+        if self.config.vtrace:
+            targets = {"rewards": rollout.rewards, "terminated": rollout.terminated,
+                       "truncated": rollout.truncated, "truncation_values": rollout.truncation_values,
+                       "bootstrap_value": rollout.bootstrap_value}
+        else:
+            returns = lambda_returns(rollout.rewards, rollout.values, rollout.bootstrap_value,
+                                     rollout.terminated, rollout.truncated, rollout.truncation_values,
+                                     self.config.gamma, self.config.gae_lambda)
+            targets = np.asarray(self._to_numpy(returns), np.float32).reshape(-1)
         replay = keras.tree.map_structure(
             lambda x: ops.reshape(x, (T * N,) + tuple(x.shape[2:])), rollout.replay)
-        return (rollout.obs.reshape((T * N,) + rollout.obs.shape[2:]),
-                rollout.actions.reshape(-1),
-                np.asarray(self._to_numpy(returns), np.float32).reshape(-1),
-                rollout.logits.reshape(T * N, -1), replay)
+        return (rollout.obs.reshape((T * N,) + rollout.obs.shape[2:]), rollout.actions.reshape(-1),
+                targets, rollout.logits.reshape(T * N, -1), replay)
 
     def update(self, rollout: "Rollout") -> dict:
         """One synchronous A2C update on a rollout: ``num_minibatches`` optimizer steps, each on
