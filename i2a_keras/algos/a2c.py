@@ -33,8 +33,8 @@ from keras import ops
 
 from i2a_keras.algos.distillation import policy_kl
 
-__all__ = ["A2CConfig", "nstep_returns", "lambda_returns", "vtrace_targets", "a2c_loss", "explained_variance", "make_optimizer",
-           "clip_by_group", "A2CLearner", "RolloutRunner", "Rollout", "sample_actions",
+__all__ = ["A2CConfig", "nstep_returns", "lambda_returns", "vtrace_targets", "a2c_loss",
+           "explained_variance", "make_optimizer", "clip_by_group", "A2CLearner", "RolloutRunner", "Rollout", "sample_actions",
            "final_obs_rows", "make_acting_fn", "make_policy_fn", "make_actor", "draw_noise",
            "rollout_noise_shape", "stack_replay"]
 
@@ -57,7 +57,7 @@ class A2CConfig:
     num_minibatches: int = 1
     """optimizer steps per rollout, each on the whole trajectories of num_envs / num_minibatches envs (the Boxoban anchors: 256 envs x 20 steps in 8); A2C only"""
     vtrace: bool = False
-    """V-trace targets and advantages (IMPALA; rho and c clipped at 1, gae_lambda its lambda): corrects the policy lag of later minibatches"""
+    """V-trace targets and advantages (IMPALA; rho and c clipped at 1, gae_lambda its lambda; the bootstrap and time-limit values are the acting pass's): corrects the policy lag of later minibatches"""
     learning_rate: float = 7e-4
     """initial learning rate"""
     lr_schedule: str = "constant"
