@@ -35,8 +35,8 @@ from i2a_keras.algos.distillation import policy_kl
 
 __all__ = ["A2CConfig", "nstep_returns", "lambda_returns", "vtrace_targets", "a2c_loss",
            "explained_variance", "make_optimizer", "clip_by_group", "A2CLearner", "RolloutRunner",
-           "Rollout", "sample_actions", "final_obs_rows", "make_acting_fn", "make_policy_fn", "make_actor", "draw_noise",
-           "rollout_noise_shape", "stack_replay"]
+           "Rollout", "sample_actions", "final_obs_rows", "make_acting_fn", "make_policy_fn",
+           "make_actor", "draw_noise", "rollout_noise_shape", "stack_replay"]
 
 
 @dataclass
