@@ -34,7 +34,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 4.4))
     ax_train, ax_eval = fig.subplots(1, 2)
     for spec in args.run:
         label, _, rest = spec.partition("=")
@@ -59,9 +59,11 @@ def main(argv=None):
     for ax in (ax_train, ax_eval):
         ax.set_xlabel("environment frames (shaded: env-model data)")
         ax.grid(alpha=0.3)
-        ax.legend()
+    # One legend under both panels, so it hides no curve.
+    fig.legend(*ax_train.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8,
+               frameon=False)
     fig.suptitle("Boxoban 10x10, 4 boxes (boxoban preset)", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(args.out, dpi=90)
     print(args.out)
 
