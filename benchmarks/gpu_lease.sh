@@ -16,18 +16,25 @@
 # `bash benchmarks/gpu_lease.sh`. What it does, under KERAS_BACKEND=jax:
 #   1. the card and JAX's devices;
 #   2. whole A2C training steps (acting + update) of model-free, copy-model I2A and I2A at tau=5,
-#      side by side (benchmarks/bench_i2a_cost.py), for each preset in BENCH_PRESETS;
+#      side by side (benchmarks/bench_i2a_cost.py), for each preset in BENCH_PRESETS, each stopped
+#      after BENCH_SECONDS;
 #   3. resumes the Boxoban I2A from assets/pretrained/i2a_boxoban.keras for TRAIN_SECONDS, stops it
 #      with SIGINT (the trainer writes its checkpoint) and returns the run folder as
-#      $OUT/i2a_boxoban_gpu.tar, to be resumed on the CPU (see docs/results.md).
-# Environment: OUT (where results go), BENCH_PRESETS (default "paper boxoban"), TRAIN_SECONDS
-# (default 270), PYTHON (default python3), SKIP_INSTALL=1 where Keras is already installed.
+#      $OUT/i2a_boxoban_gpu.tar, to be resumed on the CPU (see docs/results.md); the GPU's
+#      utilisation is sampled every 5 s meanwhile ($OUT/gpu_util.csv);
+#   4. trains the boxoban model-free preset from scratch for MF_SECONDS, for its training frames/s
+#      beside the I2A's ($OUT/mf_boxoban_gpu_metrics.jsonl).
+# Environment: OUT (where results go), BENCH_PRESETS (default "boxoban paper"), BENCH_SECONDS
+# (default 100), TRAIN_SECONDS (default 220), MF_SECONDS (default 60), PYTHON (default python3),
+# SKIP_INSTALL=1 where Keras is already installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to the folder for results}
 PYTHON=${PYTHON:-python3}
-BENCH_PRESETS=${BENCH_PRESETS-paper boxoban}
-TRAIN_SECONDS=${TRAIN_SECONDS:-270}
+BENCH_PRESETS=${BENCH_PRESETS-boxoban paper}
+BENCH_SECONDS=${BENCH_SECONDS:-100}
+TRAIN_SECONDS=${TRAIN_SECONDS:-220}
+MF_SECONDS=${MF_SECONDS:-60}
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -44,7 +51,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
 
 echo "== 2. cost of whole training steps, I2A vs model-free"
 for preset in $BENCH_PRESETS; do
-  "$PYTHON" benchmarks/bench_i2a_cost.py --preset "$preset" --taus 5 --copy-model --repeats 5 \
+  timeout "$BENCH_SECONDS" "$PYTHON" benchmarks/bench_i2a_cost.py --preset "$preset" --taus 5 --copy-model --repeats 3 \
       --json "$OUT/bench_i2a_cost_$preset.json" || echo "bench $preset failed: $?"
 done
 
@@ -53,8 +60,19 @@ LEVELS=/tmp/boxoban-levels RUN=/tmp/i2a_boxoban_gpu
 mkdir -p "$LEVELS" && tar -xJf .levels/boxoban_subset.tar.xz -C "$LEVELS" || exit 1
 rm -rf "$RUN" && cp -r results/i2a_boxoban "$RUN" && mkdir -p "$RUN/checkpoints" \
   && cp assets/pretrained/i2a_boxoban.keras "$RUN/checkpoints/latest.keras" || exit 1
-timeout -s INT "$TRAIN_SECONDS" "$PYTHON" -m i2a_keras.train --resume "$RUN" --set run.progress=false \
-    "env.levels=boxoban:$LEVELS/unfiltered/train" "env.eval_levels=boxoban:$LEVELS/unfiltered/valid"
+SOURCES=("env.levels=boxoban:$LEVELS/unfiltered/train" "env.eval_levels=boxoban:$LEVELS/unfiltered/valid")
+nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 > "$OUT/gpu_util.csv" 2>/dev/null &
+SMI=$!
+timeout -s INT "$TRAIN_SECONDS" "$PYTHON" -m i2a_keras.train --resume "$RUN" --set run.progress=false "${SOURCES[@]}"
 echo "exit status $? (124: the time limit's SIGINT stopped the trainer, which wrote its checkpoint)"
+kill "$SMI" 2>/dev/null
 tail -n 3 "$RUN/metrics.jsonl"
-tar -cf "$OUT/i2a_boxoban_gpu.tar" -C /tmp "$(basename "$RUN")" && ls -la "$OUT"
+tar -cf "$OUT/i2a_boxoban_gpu.tar" -C /tmp "$(basename "$RUN")"
+
+echo "== 4. the boxoban model-free preset, from scratch for $MF_SECONDS s"
+MF=/tmp/mf_boxoban_gpu
+timeout -s INT "$MF_SECONDS" "$PYTHON" -m i2a_keras.train model-free --preset boxoban --run-dir "$MF" \
+    --set run.progress=false run.log_interval_frames=100000 "${SOURCES[@]}"
+echo "exit status $?"
+cp "$MF/metrics.jsonl" "$OUT/mf_boxoban_gpu_metrics.jsonl"; tail -n 2 "$MF/metrics.jsonl"
+ls -la "$OUT"
