@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # One call of a lent GPU machine (issues 9 and 10), prepared so that no device time is spent idle.
 #
-# The GPU machine has JAX on CUDA but no TensorFlow, Keras or gymnasium, and no internet: Keras 3
-# and gymnasium travel as wheels in .whl/, and a slice of the Boxoban levels (the 100k unfiltered
-# valid levels and the first 200k of the 900k train levels) as .levels/boxoban_subset.tar.xz.
+# The GPU machine has JAX on CUDA but no TensorFlow, Keras or gymnasium, and no internet: Keras 3,
+# gymnasium and gym-sokoban (for its sprites) travel as wheels in .whl/, and a slice of the Boxoban
+# levels (the 100k unfiltered valid levels and the first 200k of the 900k train levels) as
+# .levels/boxoban_subset.tar.xz.
 # Both folders are git-ignored (.git/info/exclude); make them once on this machine:
 #
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux2014_x86_64 \
 #       -d .whl keras==3.15.1 optree==0.20.0 namex==0.1.0 gymnasium==1.4.0 farama-notifications==0.0.6
+#   pip wheel --no-deps -w .whl gym-sokoban==0.0.6   # its sprites, for the paper preset's RGB frames
 #   (cd ../shared/data/boxoban-levels && tar -cJf $OLDPWD/.levels/boxoban_subset.tar.xz \
 #       unfiltered/valid $(ls unfiltered/train/*.txt | head -200))
 #

@@ -1,4 +1,6 @@
 """A2C loss, n-step returns, learner and rollout runner (Sec. 3.3) on hand-computed examples."""
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -248,6 +250,28 @@ def test_minibatches_are_sequential_steps_on_slices_of_the_envs():
     np.testing.assert_array_equal(rollout.split(2)[1].values, rollout.values[:, 2:])
     with pytest.raises(ValueError, match="not A3C"):
         split.compute_gradients(rollout)
+
+
+def test_rollout_concat_inverts_split_on_every_field():
+    """What Ray's workers send is joined with Rollout.concat: each field on its own env axis
+    (bootstrap_value's is 0, the replay tree's leaves' is 1)."""
+    rollout = dataclasses.replace(
+        _random_rollout(3, 6), replay={"frames": np.arange(3 * 6 * 2).reshape(3, 6, 2),
+                                       "actions": np.arange(3 * 6).reshape(3, 6, 1)})
+    parts = rollout.split(3)
+    assert [p.bootstrap_value.tolist() for p in parts] == [rollout.bootstrap_value[i:i + 2].tolist()
+                                                           for i in (0, 2, 4)]
+    np.testing.assert_array_equal(parts[2].replay["frames"], rollout.replay["frames"][:, 4:])
+    joined = Rollout.concat(parts)
+    for f in dataclasses.fields(Rollout):
+        a, b = getattr(joined, f.name), getattr(rollout, f.name)
+        if f.name == "replay":
+            for key in b:
+                np.testing.assert_array_equal(a[key], b[key])
+        elif b is None:
+            assert a is None
+        else:
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("minibatches", [1, 2])

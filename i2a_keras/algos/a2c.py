@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import keras
 import numpy as np
@@ -484,15 +485,33 @@ class Rollout:
             return [self]
         n = self.actions.shape[1] // k
 
-        def take(name, x, cols):
-            if x is None or name == "bootstrap_value":
-                return None if x is None else x[cols]
-            if name == "replay":
-                return keras.tree.map_structure(lambda y: y[:, cols], x)
-            return x[:, cols]
+        def take(cols):
+            return lambda xs, axis: xs[0][(slice(None),) * axis + (cols,)]
 
-        return [Rollout(**{f.name: take(f.name, getattr(self, f.name), slice(i * n, (i + 1) * n))
+        return [Rollout(**{f.name: _along_env_axis(f.name, take(slice(i * n, (i + 1) * n)),
+                                                   getattr(self, f.name))
                            for f in dataclasses.fields(self)}) for i in range(k)]
+
+    @classmethod
+    def concat(cls, rollouts: Sequence["Rollout"]) -> "Rollout":
+        """One ``T x (K * N)`` rollout from K rollouts of ``T x N`` (the inverse of :meth:`split`)."""
+        if len(rollouts) == 1:
+            return rollouts[0]
+        return cls(**{f.name: _along_env_axis(f.name, lambda xs, axis: np.concatenate(xs, axis=axis),
+                                              *(getattr(r, f.name) for r in rollouts))
+                      for f in dataclasses.fields(cls)})
+
+
+def _along_env_axis(name: str, fn, *values):
+    """``fn(arrays, axis)`` on one :class:`Rollout` field of one or more rollouts, along its env
+    axis: 1 for the (T, N, ...) fields, 0 for ``bootstrap_value`` (N,), leaf by leaf for the
+    ``replay`` tree; a field that is None stays None."""
+    if values[0] is None:
+        return None
+    axis = 0 if name == "bootstrap_value" else 1
+    if name == "replay":
+        return keras.tree.map_structure(lambda *xs: fn(xs, axis), *values)
+    return fn(values, axis)
 
 
 def final_obs_rows(info, indices):

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
 import os
 
 import keras
@@ -39,8 +38,7 @@ import numpy as np
 
 from i2a_keras.algos.a2c import A2CConfig, A2CLearner, Rollout, RolloutRunner
 
-__all__ = ["RayWorkers", "RolloutWorker", "RayNotInstalledError", "require_ray", "ray_session",
-           "concat_rollouts"]
+__all__ = ["RayWorkers", "RolloutWorker", "RayNotInstalledError", "require_ray", "ray_session"]
 
 MISSING_RAY = ("run.distributed=ray needs Ray, which is not installed: pip install -e '.[ray]' "
                "(or pip install ray)")
@@ -73,21 +71,6 @@ def ray_session(address: str = ""):
     finally:
         if started:
             ray.shutdown()
-
-
-def concat_rollouts(rollouts: list[Rollout]) -> Rollout:
-    """One ``T x (K * N)`` rollout from K rollouts of ``T x N`` (the env axis is axis 1, axis 0
-    for ``bootstrap_value``)."""
-    if len(rollouts) == 1:
-        return rollouts[0]
-    parts = {}
-    for f in dataclasses.fields(Rollout):
-        values = [getattr(r, f.name) for r in rollouts]
-        if f.name == "replay":
-            parts[f.name] = keras.tree.map_structure(lambda *xs: np.concatenate(xs, axis=1), *values)
-        else:
-            parts[f.name] = np.concatenate(values, axis=0 if f.name == "bootstrap_value" else 1)
-    return Rollout(**parts)
 
 
 def _worker_env_vars() -> dict:
@@ -235,7 +218,7 @@ class RayWorkers:
         while self.frames < target_frames:
             weights = self._current_weights()
             refs = [h.collect.remote(weights) for h in self.workers]
-            rollout = concat_rollouts([self._result(w, ref, weights) for w, ref in enumerate(refs)])
+            rollout = Rollout.concat([self._result(w, ref, weights) for w, ref in enumerate(refs)])
             metrics = self.learner.update(rollout)
             self.frames += frames_per_update
             self.updates += 1

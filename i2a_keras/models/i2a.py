@@ -30,7 +30,8 @@ from i2a_keras.algos.distillation import distillation_loss
 from i2a_keras.models.imagination_core import (FRAME_DECODING_MODES, ROLLOUT_SAMPLING_MODES,
                                                SOLVE_REWARD, ImaginationCore, freeze)
 from i2a_keras.models.model_free import (PIXEL_INPUT_MIN_SIZE, ModelFreeConfig, apply_conv_torso,
-                                         build_conv_torso, default_model_free_config)
+                                         build_conv_torso, default_model_free_config,
+                                         fit_conv_sizes)
 from i2a_keras.models import register_agent
 from i2a_keras.models.env_model import CopyModel, EnvModel, load_env_model
 from i2a_keras.models import minipacman_env_model  # noqa: F401  (registers its env model class)
@@ -152,7 +153,7 @@ class I2AConfig:
             n = len(filled[filters])
             for field, pad in ((kernels, 3), (strides, 1)):
                 if getattr(self, field) is None:
-                    filled[field] = (sizes[field] + (pad,) * n)[:n]
+                    filled[field] = fit_conv_sizes(sizes[field], n, pad)
                 elif len(filled[field]) != n:
                     raise ValueError(f"{field} {filled[field]} must give one value per entry of "
                                      f"{filters} {filled[filters]}")

@@ -27,7 +27,7 @@ import keras
 from keras import layers, ops
 
 __all__ = ["ModelFreeConfig", "ModelFreeAgent", "build_conv_torso", "apply_conv_torso",
-           "default_model_free_config"]
+           "default_model_free_config", "fit_conv_sizes"]
 
 # Observations at least this tall are treated as pixels (8 px per tile) rather than one tile/pixel.
 PIXEL_INPUT_MIN_SIZE = 32
@@ -66,6 +66,12 @@ class ModelFreeConfig:
                 setattr(self, name, tuple(int(v) for v in value))
 
 
+def fit_conv_sizes(defaults: Sequence[int], n: int, pad: int) -> tuple:
+    """A tower's kernel sizes or strides for ``n`` convs: ``defaults`` cut to ``n``, or extended
+    with ``pad`` (3 for kernel sizes, 1 for strides: 3x3 stride-1 convs beyond the default depth)."""
+    return (tuple(defaults) + (pad,) * n)[:n]
+
+
 def default_model_free_config(observation_shape: Sequence[int], config: ModelFreeConfig | None = None
                               ) -> ModelFreeConfig:
     """Fill the ``None`` fields of ``config`` for this observation shape (H, W, C)."""
@@ -87,9 +93,7 @@ def default_model_free_config(observation_shape: Sequence[int], config: ModelFre
         fc = 512 if large else 256
     conv_filters = config.conv_filters or filters
     n = len(conv_filters)
-    # Custom depths without explicit kernels/strides: 3x3 stride 1 beyond the default depth.
-    kernels = (kernels + (3,) * n)[:n]
-    strides = (strides + (1,) * n)[:n]
+    kernels, strides = fit_conv_sizes(kernels, n, 3), fit_conv_sizes(strides, n, 1)
     filled = dataclasses.replace(
         config,
         conv_filters=conv_filters,
