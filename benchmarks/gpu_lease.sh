@@ -24,20 +24,30 @@
 #      with SIGINT (the trainer writes its checkpoint) and returns the run folder as
 #      $OUT/i2a_boxoban_gpu.tar, to be resumed on the CPU (see docs/results.md); the GPU's
 #      utilisation is sampled every 5 s meanwhile ($OUT/gpu_util.csv);
-#   4. trains the boxoban model-free preset from scratch for MF_SECONDS, for its training frames/s
-#      beside the I2A's ($OUT/mf_boxoban_gpu_metrics.jsonl).
-# Environment: OUT (where results go), BENCH_PRESETS (default "boxoban paper"), BENCH_SECONDS
-# (default 100), TRAIN_SECONDS (default 220), MF_SECONDS (default 60), PYTHON (default python3),
-# SKIP_INSTALL=1 where Keras is already installed.
+#   4. when MF_SECONDS > 0, trains the boxoban model-free preset from scratch for MF_SECONDS, for
+#      its training frames/s beside the I2A's ($OUT/mf_boxoban_gpu_metrics.jsonl).
+# A lease's leftover time: the machine stays warm for 30 s after a call and keeps /tmp, so a second
+# call made at once with CONTINUE=1 (and TRAIN_SECONDS to fit) skips the install and stages 1, 2
+# and 4, and resumes the I2A from the first call's checkpoint in /tmp.
+# Environment: OUT (where results go), BENCH_PRESETS (default "paper"; "boxoban" was measured on
+# 2026-11-26), BENCH_SECONDS (default 120), TRAIN_SECONDS (default 330), MF_SECONDS (default 0),
+# CONTINUE=1 (above), PYTHON (default python3), SKIP_INSTALL=1 where Keras is already installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to the folder for results}
 PYTHON=${PYTHON:-python3}
-BENCH_PRESETS=${BENCH_PRESETS-boxoban paper}
-BENCH_SECONDS=${BENCH_SECONDS:-100}
-TRAIN_SECONDS=${TRAIN_SECONDS:-220}
-MF_SECONDS=${MF_SECONDS:-60}
+BENCH_PRESETS=${BENCH_PRESETS-paper}
+BENCH_SECONDS=${BENCH_SECONDS:-120}
+TRAIN_SECONDS=${TRAIN_SECONDS:-330}
+MF_SECONDS=${MF_SECONDS:-0}
+CONTINUE=${CONTINUE:-0}
+LEVELS=/tmp/boxoban-levels RUN=/tmp/i2a_boxoban_gpu
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
+if [ "$CONTINUE" = 1 ]; then
+  [ -f "$RUN/checkpoints/latest.keras" ] || { echo "CONTINUE=1: no $RUN on this machine"; exit 1; }
+  SKIP_INSTALL=1 BENCH_PRESETS="" MF_SECONDS=0
+  export PYTHONPATH=/tmp/site
+fi
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
       --target /tmp/site .whl/*.whl || exit 1
@@ -47,21 +57,25 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 LOG="$OUT/gpu_lease.log"
 exec > >(tee -a "$LOG") 2>&1
 
-echo "== 1. machine ($(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi"
-"$PYTHON" -c "import jax, keras; print('jax', jax.__version__, jax.devices()); print('keras', keras.__version__, keras.backend.backend())" || exit 1
+if [ "$CONTINUE" != 1 ]; then
+  echo "== 1. machine ($(date -u +%FT%TZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null || echo "no nvidia-smi"
+  "$PYTHON" -c "import jax, keras; print('jax', jax.__version__, jax.devices()); print('keras', keras.__version__, keras.backend.backend())" || exit 1
 
-echo "== 2. cost of whole training steps, I2A vs model-free"
-for preset in $BENCH_PRESETS; do
-  timeout "$BENCH_SECONDS" "$PYTHON" benchmarks/bench_i2a_cost.py --preset "$preset" --taus 5 --copy-model --repeats 3 \
-      --json "$OUT/bench_i2a_cost_$preset.json" || echo "bench $preset failed: $?"
-done
+  echo "== 2. cost of whole training steps, I2A vs model-free"
+  for preset in $BENCH_PRESETS; do
+    timeout "$BENCH_SECONDS" "$PYTHON" benchmarks/bench_i2a_cost.py --preset "$preset" --taus 5 --copy-model --repeats 3 \
+        --json "$OUT/bench_i2a_cost_$preset.json" || echo "bench $preset failed: $?"
+  done
+
+fi
 
 echo "== 3. the Boxoban I2A, resumed for $TRAIN_SECONDS s"
-LEVELS=/tmp/boxoban-levels RUN=/tmp/i2a_boxoban_gpu
-mkdir -p "$LEVELS" && tar -xJf .levels/boxoban_subset.tar.xz -C "$LEVELS" || exit 1
-rm -rf "$RUN" && cp -r results/i2a_boxoban "$RUN" && mkdir -p "$RUN/checkpoints" \
-  && cp assets/pretrained/i2a_boxoban.keras "$RUN/checkpoints/latest.keras" || exit 1
+if [ "$CONTINUE" != 1 ]; then
+  mkdir -p "$LEVELS" && tar -xJf .levels/boxoban_subset.tar.xz -C "$LEVELS" || exit 1
+  rm -rf "$RUN" && cp -r results/i2a_boxoban "$RUN" && mkdir -p "$RUN/checkpoints" \
+    && cp assets/pretrained/i2a_boxoban.keras "$RUN/checkpoints/latest.keras" || exit 1
+fi
 SOURCES=("env.levels=boxoban:$LEVELS/unfiltered/train" "env.eval_levels=boxoban:$LEVELS/unfiltered/valid")
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 > "$OUT/gpu_util.csv" 2>/dev/null &
 SMI=$!
@@ -71,10 +85,12 @@ kill "$SMI" 2>/dev/null
 tail -n 3 "$RUN/metrics.jsonl"
 tar -cf "$OUT/i2a_boxoban_gpu.tar" -C /tmp "$(basename "$RUN")"
 
-echo "== 4. the boxoban model-free preset, from scratch for $MF_SECONDS s"
-MF=/tmp/mf_boxoban_gpu
-timeout -s INT "$MF_SECONDS" "$PYTHON" -m i2a_keras.train model-free --preset boxoban --run-dir "$MF" \
-    --set run.progress=false run.log_interval_frames=100000 "${SOURCES[@]}"
-echo "exit status $?"
-cp "$MF/metrics.jsonl" "$OUT/mf_boxoban_gpu_metrics.jsonl"; tail -n 2 "$MF/metrics.jsonl"
+if [ "$MF_SECONDS" -gt 0 ]; then
+  echo "== 4. the boxoban model-free preset, from scratch for $MF_SECONDS s"
+  MF=/tmp/mf_boxoban_gpu
+  timeout -s INT "$MF_SECONDS" "$PYTHON" -m i2a_keras.train model-free --preset boxoban --run-dir "$MF" \
+      --set run.progress=false run.log_interval_frames=100000 "${SOURCES[@]}"
+  echo "exit status $?"
+  cp "$MF/metrics.jsonl" "$OUT/mf_boxoban_gpu_metrics.jsonl"; tail -n 2 "$MF/metrics.jsonl"
+fi
 ls -la "$OUT"
