@@ -67,7 +67,6 @@ if [ "$CONTINUE" != 1 ]; then
     timeout "$BENCH_SECONDS" "$PYTHON" benchmarks/bench_i2a_cost.py --preset "$preset" --taus 5 --copy-model --repeats 3 \
         --json "$OUT/bench_i2a_cost_$preset.json" || echo "bench $preset failed: $?"
   done
-
 fi
 
 echo "== 3. the Boxoban I2A, resumed for $TRAIN_SECONDS s"
