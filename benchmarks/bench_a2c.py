@@ -7,6 +7,7 @@ training (rollout + compiled update), under the Keras backend in use. Goal (issu
 
     python benchmarks/bench_a2c.py                        # 10x10, 4 boxes, one-hot, 5 actions
     python benchmarks/bench_a2c.py --dim 7 --boxes 2 --num-envs 32 --seconds 10
+    python benchmarks/bench_a2c.py --preset boxoban --mixed-precision off bfloat16   # side by side
 """
 from __future__ import annotations
 
@@ -49,6 +50,11 @@ def main(argv=None):
                         "model.conv_filters=32,32,32,32,32,32 model.strides=1,1,1,1,1,1")
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--threads", type=int, default=0, help="TF intra/inter-op threads (0 = default)")
+    p.add_argument("--mixed-precision", nargs="+", default=["off"],
+                   choices=("off", "float16", "bfloat16"),
+                   help="dtype settings (run.mixed_precision) to time side by side, alternating")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="with several --mixed-precision settings: alternations of the timings")
     args = p.parse_args(argv)
 
     if args.threads:
@@ -59,7 +65,7 @@ def main(argv=None):
     from i2a_keras.algos.a2c import A2CConfig, A2CLearner, RolloutRunner, make_optimizer
     from i2a_keras.models import build_agent
     from i2a_keras.training.actor_critic import make_env
-    from i2a_keras.training.config import EnvConfig
+    from i2a_keras.training.config import MIXED_PRECISION_POLICIES, EnvConfig
 
     model_cfg = None
     if args.preset:
@@ -80,38 +86,57 @@ def main(argv=None):
                             action_set=args.action_set)
         cfg = A2CConfig(num_envs=args.num_envs, num_steps=args.num_steps)
     env = make_env(env_cfg, cfg.num_envs, "train", 0)
+    env.reset(seed=0)
     obs_shape = env.single_observation_space.shape
     n_actions = env.single_action_space.n
-    agent = build_agent(args.agent, obs_shape, n_actions, model_cfg)
-    opt = make_optimizer(cfg, total_updates=10**6)
-    agent.compile(optimizer=opt)
-    learner = A2CLearner(agent, opt, cfg, obs_shape)
-    runner = RolloutRunner(env, learner, cfg.num_steps, np.random.default_rng(0))
-    runner.reset(seed=0)
     rng = np.random.default_rng(1)
 
-    def env_only():
-        env.step(rng.integers(0, n_actions, cfg.num_envs))
+    def build(precision):
+        """Agent, learner and runner whose layers compute under ``precision``'s dtype policy."""
+        keras.mixed_precision.set_global_policy(MIXED_PRECISION_POLICIES[precision])
+        try:
+            agent = build_agent(args.agent, obs_shape, n_actions, model_cfg)
+            opt = make_optimizer(cfg, total_updates=10**6, mixed_precision=precision)
+            agent.compile(optimizer=opt)
+            learner = A2CLearner(agent, opt, cfg, obs_shape)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        runner = RolloutRunner(make_env(env_cfg, cfg.num_envs, "train", 0), learner, cfg.num_steps,
+                               np.random.default_rng(0))
+        runner.reset(seed=0)
+        return agent, learner, runner
 
-    def rollout_only():
-        runner.collect()
-
-    def train():
-        learner.update(runner.collect())
-
+    setups = {precision: build(precision) for precision in args.mixed_precision}
+    params = next(iter(setups.values()))[0].count_params()
     print(f"backend: {keras.backend.backend()}, os.cpu_count()={os.cpu_count()}, "
           f"load avg {os.getloadavg()[0]:.2f}")
     print(f"setting: {args.dim}x{args.dim}, {args.boxes} boxes, {args.observation} {obs_shape}, "
-          f"{n_actions} actions, agent {args.agent} ({agent.count_params():,} params), "
+          f"{n_actions} actions, agent {args.agent} ({params:,} params), "
           f"{cfg.num_envs} envs x {cfg.num_steps} steps")
-    env_fps = _timed(env_only, cfg.num_envs, args.seconds / 2)
-    roll_fps = _timed(rollout_only, cfg.num_envs * cfg.num_steps, args.seconds / 2)
-    train_fps = _timed(train, cfg.num_envs * cfg.num_steps, args.seconds)
-    print(f"env only (random actions): {env_fps:10.0f} frames/s")
-    print(f"rollout (env + policy):    {roll_fps:10.0f} frames/s  ({roll_fps / env_fps:.2f}x env)")
-    print(f"A2C training:              {train_fps:10.0f} frames/s  ({train_fps / env_fps:.2f}x env, "
-          f"goal 5000: {'met' if train_fps >= 5000 else 'NOT met'})")
-    return {"env": env_fps, "rollout": roll_fps, "train": train_fps}
+    env_fps = _timed(lambda: env.step(rng.integers(0, n_actions, cfg.num_envs)), cfg.num_envs,
+                     args.seconds / 2)
+    print(f"{'env only (random actions):':<37}{env_fps:10.0f} frames/s")
+    frames = cfg.num_envs * cfg.num_steps
+    timings = {precision: {"rollout": [], "train": []} for precision in setups}
+    for _ in range(args.rounds):
+        for precision, (_, learner, runner) in setups.items():
+            timings[precision]["rollout"].append(_timed(runner.collect, frames, args.seconds / 2))
+            timings[precision]["train"].append(
+                _timed(lambda: learner.update(runner.collect()), frames, args.seconds))
+    results = {"env": env_fps}
+    base = None
+    for precision, t in timings.items():
+        roll_fps, train_fps = float(np.median(t["rollout"])), float(np.median(t["train"]))
+        base = base or train_fps
+        tag = "" if len(setups) == 1 else f" [{precision}]"
+        print(f"{'rollout (env + policy)' + tag + ':':<37}{roll_fps:10.0f} frames/s  "
+              f"({roll_fps / env_fps:.2f}x env)")
+        print(f"{'A2C training' + tag + ':':<37}{train_fps:10.0f} frames/s  ({train_fps / base:.2f}x "
+              f"the first setting; goal 5000: {'met' if train_fps >= 5000 else 'NOT met'})")
+        results[precision] = {"rollout": roll_fps, "train": train_fps}
+    if len(setups) == 1:
+        results.update(results.pop(args.mixed_precision[0]))
+    return results
 
 
 if __name__ == "__main__":

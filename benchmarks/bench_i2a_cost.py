@@ -33,7 +33,7 @@ from i2a_keras.models import build_agent  # noqa: E402
 from i2a_keras.models.env_model import EnvModel, EnvModelConfig, load_env_model  # noqa: E402
 from i2a_keras.models.i2a import I2AAgent, I2AConfig  # noqa: E402
 from i2a_keras.training.actor_critic import make_env  # noqa: E402
-from i2a_keras.training.config import model_free_preset  # noqa: E402
+from i2a_keras.training.config import MIXED_PRECISION_POLICIES, model_free_preset  # noqa: E402
 
 
 def _collect_batch(env, num_steps, rng):
@@ -112,10 +112,11 @@ def machine_gflops(seconds: float = 1.0) -> dict:
 class _Timer:
     """Times one agent's acting passes and A2C update on a fixed real rollout."""
 
-    def __init__(self, agent, a2c, obs_shape, obs_batch, last_obs):
+    def __init__(self, agent, a2c, obs_shape, obs_batch, last_obs, precision="off"):
         T, N = obs_batch.shape[:2]
         self.obs_batch, self.last_obs, self.frames = obs_batch, last_obs, T * N
-        self.learner = A2CLearner(agent, make_optimizer(a2c, total_updates=10**6), a2c, obs_shape)
+        optimizer = make_optimizer(a2c, total_updates=10**6, mixed_precision=precision)
+        self.learner = A2CLearner(agent, optimizer, a2c, obs_shape)
         self.rng = np.random.default_rng(0)
         self.act, self.upd = [], []
         self.once()  # compile the steps
@@ -165,6 +166,10 @@ def main(argv=None):
     parser.add_argument("--flops", action="store_true",
                         help="also count FLOPs per env step (XLA cost analysis in a JAX "
                              "subprocess) and report the fraction of this machine's conv/GEMM rate")
+    parser.add_argument("--mixed-precision", nargs="+", default=["off"],
+                        choices=("off", "float16", "bfloat16"),
+                        help="dtype settings (run.mixed_precision) to time side by side; a loaded "
+                             "--env-model keeps the dtype it was saved with (float32)")
     parser.add_argument("--flops-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
@@ -190,19 +195,24 @@ def main(argv=None):
             kwargs["palette"] = tuple(map(tuple, RGB_PALETTE.tolist()))
         env_model_factory = lambda: EnvModel.from_env_model_config(  # noqa: E731
             EnvModelConfig.preset(em_preset, **kwargs))
-    timers = {"model-free": _Timer(build_agent("model-free", obs_shape, n_actions, base.model),
-                                   a2c, obs_shape, obs_batch, last_obs)}
-    for tau in args.taus:
-        agent = I2AAgent(obs_shape, n_actions, env_model_factory(),
-                         I2AConfig.preset(args.preset, rollout_length=tau), name="i2a_agent")
-        agent.build((None,) + obs_shape)
-        timers[f"i2a tau={tau}"] = _Timer(agent, a2c, obs_shape, obs_batch, last_obs)
-    if args.copy_model:
-        tau = max(args.taus)
-        agent = build_agent("i2a-copy-model", obs_shape, n_actions,
-                            I2AConfig.preset(args.preset, rollout_length=tau))
-        agent.build((None,) + obs_shape)
-        timers[f"copy tau={tau}"] = _Timer(agent, a2c, obs_shape, obs_batch, last_obs)
+    timers = {}
+    for precision in args.mixed_precision:
+        keras.mixed_precision.set_global_policy(MIXED_PRECISION_POLICIES[precision])
+        tag = "" if len(args.mixed_precision) == 1 else f" [{precision}]"
+        timers["model-free" + tag] = _Timer(build_agent("model-free", obs_shape, n_actions, base.model),
+                                            a2c, obs_shape, obs_batch, last_obs, precision)
+        for tau in args.taus:
+            agent = I2AAgent(obs_shape, n_actions, env_model_factory(),
+                             I2AConfig.preset(args.preset, rollout_length=tau), name="i2a_agent")
+            agent.build((None,) + obs_shape)
+            timers[f"i2a tau={tau}{tag}"] = _Timer(agent, a2c, obs_shape, obs_batch, last_obs, precision)
+        if args.copy_model:
+            tau = max(args.taus)
+            agent = build_agent("i2a-copy-model", obs_shape, n_actions,
+                                I2AConfig.preset(args.preset, rollout_length=tau))
+            agent.build((None,) + obs_shape)
+            timers[f"copy tau={tau}{tag}"] = _Timer(agent, a2c, obs_shape, obs_batch, last_obs, precision)
+        keras.mixed_precision.set_global_policy("float32")
     if args.flops_only:
         print(json.dumps({name: agent_flops(t.learner, obs_batch, last_obs)
                           for name, t in timers.items()}))
@@ -213,20 +223,24 @@ def main(argv=None):
         for timer in timers.values():
             timer.once()
     results = {name: timer.result() for name, timer in timers.items()}
-    mf = results["model-free"]["total_us"]
+    def model_free_of(name):  # the baseline of the same dtype setting
+        return results["model-free" + name[name.index(" ["):] if " [" in name else "model-free"]
+
+
     print(f"backend={keras.backend.backend()} preset={args.preset} obs={obs_shape} "
           f"actions={n_actions} num_envs={a2c.num_envs} num_steps={a2c.num_steps} "
           f"env step={env_step_s * 1e6:.1f} us/step (not included), load avg "
           f"{os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    header = f"{'agent':<14}{'act us/step':>13}{'update us/step':>16}{'total us/step':>15}{'x model-free':>14}"
+    width = max(14, max(map(len, results)) + 1)
+    header = f"{'agent':<{width}}{'act us/step':>13}{'update us/step':>16}{'total us/step':>15}{'x model-free':>14}"
     if flops:
         best = max(limit.values())
         print("machine limit: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in limit.items()))
         header += f"{'MFLOP/step':>12}{'GFLOP/s':>9}{'of limit':>10}"
     print(header)
     for name, r in results.items():
-        r["ratio"] = r["total_us"] / mf
-        line = f"{name:<14}{r['act_us']:>13.1f}{r['update_us']:>16.1f}{r['total_us']:>15.1f}{r['ratio']:>14.2f}"
+        r["ratio"] = r["total_us"] / model_free_of(name)["total_us"]
+        line = f"{name:<{width}}{r['act_us']:>13.1f}{r['update_us']:>16.1f}{r['total_us']:>15.1f}{r['ratio']:>14.2f}"
         if flops:
             r.update(flops[name])
             r["gflops"] = r["total_flops"] / r["total_us"] / 1e3

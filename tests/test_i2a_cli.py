@@ -110,3 +110,23 @@ def test_resume_of_a_sampled_i2a_run_is_exact(tmp_path, env_model_paths):
     for x, y in zip(a.get_weights() + [v.numpy() for v in a.optimizer.variables],
                     b.get_weights() + [v.numpy() for v in b.optimizer.variables]):
         np.testing.assert_array_equal(x, y)
+
+
+def test_bfloat16_i2a_keeps_its_loaded_env_model_in_float32(tmp_path, env_model_paths):
+    import keras
+
+    from i2a_keras.training.checkpoint import load_checkpoint
+
+    run_dir = str(tmp_path / "bf16")
+    try:
+        summary = main(["i2a", "--agent", "i2a", "--env-model", env_model_paths["reward"],
+                        "--run-dir", run_dir, "--mixed-precision", "bfloat16"] + TINY)
+        agent = load_checkpoint(summary["final_checkpoint"])[0]
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    env_model = agent.get_layer("env_model")
+    assert env_model.layers and {layer.compute_dtype for layer in env_model._flatten_layers()} == {"float32"}
+    assert agent.get_layer("rollout_encoder").compute_dtype == "bfloat16"
+    assert agent.get_layer("model_free_conv0").compute_dtype == "bfloat16"
+    with open(os.path.join(run_dir, "metrics.jsonl")) as fh:
+        assert all(np.isfinite(json.loads(line)["losses/total"]) for line in fh)

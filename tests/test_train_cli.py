@@ -184,19 +184,60 @@ def test_evaluate_gif_of_several_episodes(tiny_run, tmp_path):
                     "--set", "gif_episodes=0"])
 
 
-def test_mixed_precision_flag(tmp_path):
+@pytest.mark.parametrize("flag,compute_dtype,loss_scaling", [
+    (["--mixed-precision"], "float16", True),
+    (["--mixed-precision", "bfloat16"], "bfloat16", False),
+])
+def test_mixed_precision_flag(flag, compute_dtype, loss_scaling, tmp_path):
+    if compute_dtype == "float16" and keras.backend.backend() == "jax":
+        pytest.skip("float16 loss scaling is TensorFlow-only")
     try:
-        summary = train.main(["--preset", "tiny", "--mixed-precision", "--total-frames", "400",
+        summary = train.main(["--preset", "tiny", *flag, "--total-frames", "400",
                               "--run-dir", str(tmp_path / "mp"), "--set", "eval.gif=false",
                               "eval.num_levels=2"])
         agent = load_checkpoint(summary["final_checkpoint"])[0]
-        assert agent.get_layer("torso_conv0").compute_dtype == "float16"
+        assert agent.get_layer("torso_conv0").compute_dtype == compute_dtype
+        assert agent.get_layer("torso_conv0").variable_dtype == "float32"
+        assert isinstance(agent.optimizer, keras.optimizers.LossScaleOptimizer) == loss_scaling
         out = agent(np.zeros((2, 5, 5, 7), np.uint8))
         assert out["logits"].dtype == "float32" and out["value"].dtype == "float32"
         rows = read_jsonl(str(tmp_path / "mp" / "metrics.jsonl"))
         assert all(np.isfinite(r["losses/total"]) for r in rows)
+        with open(tmp_path / "mp" / "config.json") as f:
+            assert json.load(f)["run"]["mixed_precision"] == compute_dtype
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_a_resume_may_switch_between_float32_and_bfloat16_but_not_float16(tmp_path):
+    run_dir = str(tmp_path / "run")
+    common = ["--set", "eval.gif=false", "eval.num_levels=2", "run.progress=false"]
+    train.main(["--preset", "tiny", "--total-frames", "400", "--run-dir", run_dir] + common)
+    with pytest.raises(ValueError, match="loss scaling is part of the saved optimizer"):
+        train.main(["--resume", run_dir, "--mixed-precision", "--total-frames", "800"] + common)
+    try:
+        summary = train.main(["--resume", run_dir, "--mixed-precision", "bfloat16",
+                              "--total-frames", "800"] + common)
+        agent = load_checkpoint(summary["final_checkpoint"])[0]
+        assert agent.get_layer("torso_conv0").compute_dtype == "bfloat16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert summary["frames"] == 800
+    log = read_jsonl(os.path.join(run_dir, "resume_log.jsonl"))
+    assert log[-1]["changes"]["run.mixed_precision"] == {"from": "off", "to": "bfloat16"}
+
+
+def test_mixed_precision_setting_reads_old_configs_and_refuses_unknown_values():
+    from i2a_keras.training.config import ActorCriticConfig, RunConfig, config_from_dict, config_to_dict
+
+    assert RunConfig(mixed_precision=True).mixed_precision == "float16"  # configs saved as booleans
+    old = config_to_dict(model_free_preset("tiny"))
+    old["run"]["mixed_precision"] = False
+    assert config_from_dict(ActorCriticConfig, old).run.mixed_precision == "off"
+    with pytest.raises(ValueError, match="run.mixed_precision"):
+        RunConfig(mixed_precision="int8")
+    with pytest.raises(ValueError, match="run.mixed_precision"):
+        apply_overrides(model_free_preset("tiny"), ["run.mixed_precision=half"])
 
 
 

@@ -235,10 +235,11 @@ def explained_variance(values, returns):
     return ops.where(var_returns > 0, 1.0 - ratio, ops.zeros_like(ratio))
 
 
-def make_optimizer(config: A2CConfig, total_updates: int | None = None, mixed_precision: bool = False):
+def make_optimizer(config: A2CConfig, total_updates: int | None = None, mixed_precision: str = "off"):
     """RMSprop (as in the paper, Sec. 3.3) or Adam, with optional linear decay to 0 after
-    ``total_updates`` rollouts (``num_minibatches`` optimizer steps each). Gradient clipping is the
-    learner's (per parameter group, :func:`clip_by_group`), not the optimizer's."""
+    ``total_updates`` rollouts (``num_minibatches`` optimizer steps each), wrapped in loss
+    scaling for ``mixed_precision='float16'`` (bfloat16 has float32's range and needs none).
+    Gradient clipping is the learner's (per parameter group, :func:`clip_by_group`)."""
     lr = config.learning_rate
     if config.lr_schedule == "linear":
         if not total_updates or total_updates < 1:
@@ -251,7 +252,7 @@ def make_optimizer(config: A2CConfig, total_updates: int | None = None, mixed_pr
     else:
         optimizer = keras.optimizers.RMSprop(learning_rate=lr, rho=config.rmsprop_rho,
                                              epsilon=config.rmsprop_epsilon)
-    if mixed_precision:
+    if mixed_precision == "float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
 

@@ -30,7 +30,7 @@ def forward_fn(agent, fn):
 def _check_optimizer(optimizer):
     if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         raise NotImplementedError("float16 loss scaling is TensorFlow-only here; on JAX use the "
-                                  "float32 policy (run.mixed_precision=false)")
+                                  "run.mixed_precision=bfloat16 (no loss scaling) or off")
 
 
 def _grad_fn(agent, loss_fn, clip_fn):

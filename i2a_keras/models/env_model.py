@@ -45,6 +45,7 @@ model's metrics (``frame_nll``, ``reward_nll``, ``cell_acc``, ``frame_acc``, ``r
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Optional, Sequence
 
@@ -383,13 +384,13 @@ class PoolAndInjectBlock(layers.Layer):
         if self.n2 <= 0 or self.channels <= 0:
             raise ValueError("PoolAndInjectBlock needs channels > 0 and n2 > 0")
         self.use_large = self.n1 > 0 and self.large_kernel > 0
+        conv = functools.partial(layers.Conv2D, activation="relu", dtype=self.dtype_policy)
         if self.use_large:
-            self.large_in = layers.Conv2D(self.n1, 1, activation="relu", name="large_in")
-            self.large_conv = layers.Conv2D(self.n1, self.large_kernel, padding="same",
-                                            activation="relu", name="large_conv")
-        self.small_in = layers.Conv2D(self.n2, 1, activation="relu", name="small_in")
-        self.small_conv = layers.Conv2D(self.n2, 3, padding="same", activation="relu", name="small_conv")
-        self.merge = layers.Conv2D(self.channels, 1, activation="relu", name="merge")
+            self.large_in = conv(self.n1, 1, name="large_in")
+            self.large_conv = conv(self.n1, self.large_kernel, padding="same", name="large_conv")
+        self.small_in = conv(self.n2, 1, name="small_in")
+        self.small_conv = conv(self.n2, 3, padding="same", name="small_conv")
+        self.merge = conv(self.channels, 1, name="merge")
 
     def build(self, input_shape):
         h, w, c = input_shape[1], input_shape[2], input_shape[3]
@@ -471,15 +472,20 @@ class EnvModel(_EnvModelAPI, keras.Model):
         if self.predict_reward:
             self.reward_acc_tracker = keras.metrics.Mean(name="reward_acc")
             self.reward_acc_nonstep_tracker = keras.metrics.Mean(name="reward_acc_nonstep")
-        self.stem = layers.Conv2D(self.channels, 3, padding="same", activation="relu", name="stem")
+        # Sublayers compute in the model's own dtype policy: a float32 env model loaded into an
+        # agent trained in mixed precision stays the exact model it was trained as.
+        dtype = self.dtype_policy
+        self.stem = layers.Conv2D(self.channels, 3, padding="same", activation="relu", name="stem",
+                                  dtype=dtype)
         self.blocks = [PoolAndInjectBlock(self.channels, self.branch_channels[0], self.branch_channels[1],
-                                          self.large_kernel, name=f"pool_inject_{i}")
+                                          self.large_kernel, name=f"pool_inject_{i}", dtype=dtype)
                        for i in range(self.num_blocks)]
-        self.frame_head = layers.Conv2D(self.num_classes * self.patch * self.patch, 1, name="frame_head")
+        self.frame_head = layers.Conv2D(self.num_classes * self.patch * self.patch, 1,
+                                        name="frame_head", dtype=dtype)
         if self.predict_reward:
             self.reward_conv = layers.Conv2D(self.reward_hidden, self.reward_kernel, padding="same", activation="relu",
-                                             name="reward_conv")
-            self.reward_head = layers.Dense(self._reward_head_units(), name="reward_head")
+                                             name="reward_conv", dtype=dtype)
+            self.reward_head = layers.Dense(self._reward_head_units(), name="reward_head", dtype=dtype)
         self.build()  # weights exist right away (so a frozen copy inside I2A can load its weights)
 
     def build(self, obs_shape=None, actions_shape=None):

@@ -42,8 +42,8 @@ from i2a_keras.algos.a3c import A3CWorkers, clone_agent
 from i2a_keras.training.checkpoint import (CheckpointError, NonFiniteError, check_finite_metrics,
                                            last_good_checkpoint, load_checkpoint, numpy_rng_state,
                                            read_training_state, restore_numpy_rng, save_checkpoint)
-from i2a_keras.training.config import (ActorCriticConfig, EnvConfig, check_finite_config,
-                                       config_to_dict)
+from i2a_keras.training.config import (MIXED_PRECISION_POLICIES, ActorCriticConfig, EnvConfig,
+                                       check_finite_config, config_to_dict)
 from i2a_keras.training.evaluate import evaluate_agent, record_episode_gif
 from i2a_keras.training.media import plot_learning_curve
 from i2a_keras.training.run_dir import RunDir, ScalarLogger, StopFlag, progress_bar, read_jsonl
@@ -57,7 +57,8 @@ __all__ = ["train_actor_critic", "make_env", "env_spec", "env_title", "env_kwarg
 # the GPU machine), never a switch between generated levels and files.
 RELOCATABLE_LEVEL_KEYS = ("env.levels", "env.eval_levels")
 RESUMABLE_KEYS = ("run.total_frames", "run.log_interval_frames", "run.checkpoint_interval_frames",
-                  "run.progress", "run.ray_address", "eval.", *RELOCATABLE_LEVEL_KEYS)
+                  "run.progress", "run.ray_address", "run.mixed_precision", "eval.",
+                  *RELOCATABLE_LEVEL_KEYS)
 
 
 def env_kwargs(env: EnvConfig, split: str) -> dict:
@@ -128,10 +129,11 @@ def derived_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
-def setup_runtime(seed: int, mixed_precision: bool = False, deterministic: bool = False) -> str:
-    """Seed Python/numpy/the backend, pick the dtype policy; returns the backend and device."""
+def setup_runtime(seed: int, mixed_precision: str = "off", deterministic: bool = False) -> str:
+    """Seed Python/numpy/the backend, set the dtype policy of ``run.mixed_precision`` ('off',
+    'float16' or 'bfloat16'); returns the backend and device."""
     device = backends.get().setup(seed, deterministic)
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    keras.mixed_precision.set_global_policy(MIXED_PRECISION_POLICIES[mixed_precision])
     return device
 
 
@@ -235,6 +237,11 @@ def _resume_checks(cfg: ActorCriticConfig, run_dir: RunDir) -> dict:
                              f"resuming {run_dir.path}: a resume may only point a boxoban: level source "
                              "at another folder of Boxoban files; start a new run (--run-dir) to change "
                              "where the levels come from")
+    change = changes.get("run.mixed_precision")
+    if change and "float16" in (change["from"], change["to"]):
+        raise ValueError(f"cannot change run.mixed_precision ({change['from']!r} -> {change['to']!r}) "
+                         f"when resuming {run_dir.path}: float16's loss scaling is part of the saved "
+                         "optimizer; a resume may switch only between 'off' and 'bfloat16'")
     if "run.total_frames" in changes and cfg.a2c.lr_schedule == "linear":
         raise ValueError("cannot change run.total_frames when resuming a run with "
                          "a2c.lr_schedule=linear: the saved optimizer's schedule ends at the old total")
@@ -308,7 +315,7 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
     last_log_time, last_log_frames = time.perf_counter(), frames
     bar = progress_bar(cfg.run.total_frames, frames, cfg.run.progress, desc=f"{cfg.agent}/{cfg.algo}")
     # Loss scaling skips the steps whose gradients overflow: their grad_norm may be inf.
-    unchecked = ("grad_norm",) if cfg.run.mixed_precision else ()
+    unchecked = ("grad_norm",) if cfg.run.mixed_precision == "float16" else ()
 
     def record_update(metrics, n):
         check_finite_metrics(metrics, unchecked)

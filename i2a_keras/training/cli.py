@@ -90,8 +90,10 @@ def add_common_arguments(parser, flags=tuple(DEFAULT_FLAG_KEYS), resume: bool = 
         "total_frames": ("--total-frames", dict(type=int, help="environment frames to train for")),
         "seed": ("--seed", dict(type=int, help="random seed (weights, actions)")),
         "num_envs": ("--num-envs", dict(type=int, help="parallel environments (per worker)")),
-        "mixed_precision": ("--mixed-precision", dict(action="store_true", default=None,
-                                                      help="mixed_float16 compute (for GPUs)")),
+        "mixed_precision": ("--mixed-precision", dict(
+            nargs="?", const="float16", default=None, choices=("off", "float16", "bfloat16"),
+            help="mixed-precision compute: float16 with loss scaling (the default of the bare "
+                 "flag; GPUs, TensorFlow) or bfloat16 (CPUs with AVX512-BF16/AMX, recent GPUs)")),
         "algo": ("--algo", dict(choices=("a2c", "a3c"), default=None,
                                 help="synchronous A2C (default) or asynchronous A3C "
                                      "(a2c.num_workers threads)")),

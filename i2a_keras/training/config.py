@@ -107,6 +107,10 @@ class EnvConfig:
                              "used by env.game=minipacman (leave them at their defaults)")
 
 
+MIXED_PRECISION_POLICIES = {"off": "float32", "float16": "mixed_float16", "bfloat16": "mixed_bfloat16"}
+"""``run.mixed_precision`` -> Keras dtype policy."""
+
+
 @dataclass
 class RunConfig:
     """Run-level settings: where, how long, seeds, logging and checkpoint cadence."""
@@ -121,8 +125,10 @@ class RunConfig:
     """frames between metrics.jsonl/TensorBoard rows"""
     checkpoint_interval_frames: int = 100_000
     """frames between checkpoints/latest.keras writes (a killed run resumes from the last)"""
-    mixed_precision: bool = False
-    """float16 compute with loss scaling (TensorFlow only)"""
+    mixed_precision: str = "off"
+    """'off' (float32), 'float16' (compute in float16 with loss scaling: GPUs, TensorFlow only) or
+    'bfloat16' (no loss scaling: CPUs with AVX512-BF16 or AMX, recent GPUs, both backends);
+    variables, logits and values stay float32"""
     progress: bool = True
     """show a tqdm progress bar"""
     deterministic: bool = False
@@ -133,6 +139,11 @@ class RunConfig:
     """with distributed=ray: '' starts a local Ray, 'auto' or 'HOST:6379' joins a cluster"""
 
     def __post_init__(self):
+        if isinstance(self.mixed_precision, bool):  # configs written before the bfloat16 option
+            self.mixed_precision = "float16" if self.mixed_precision else "off"
+        if self.mixed_precision not in MIXED_PRECISION_POLICIES:
+            raise ValueError(f"run.mixed_precision must be one of {sorted(MIXED_PRECISION_POLICIES)}, "
+                             f"got {self.mixed_precision!r}")
         if self.distributed not in ("local", "ray"):
             raise ValueError(f"run.distributed must be 'local' or 'ray', got {self.distributed!r}")
         if self.total_frames < 1:
