@@ -18,9 +18,12 @@
 # `bash benchmarks/gpu_lease.sh`. What it does, under KERAS_BACKEND=jax:
 #   1. the card and JAX's devices;
 #   2. whole A2C training steps (acting + update) of model-free, copy-model I2A and I2A at tau=5,
-#      side by side (benchmarks/bench_i2a_cost.py), for each preset in BENCH_PRESETS, each stopped
-#      after BENCH_SECONDS;
-#   3. resumes the Boxoban I2A from assets/pretrained/i2a_boxoban.keras for TRAIN_SECONDS, stops it
+#      side by side (benchmarks/bench_i2a_cost.py), for each preset in BENCH_PRESETS and each
+#      dtype setting in BENCH_PRECISIONS (one bench call each, float32 first), each stopped after
+#      BENCH_SECONDS;
+#   3. resumes the Boxoban I2A from assets/pretrained/i2a_boxoban.keras for TRAIN_SECONDS with
+#      --mixed-precision TRAIN_PRECISION (a resume may switch between off and bfloat16; if the
+#      trainer fails within its first 90 s, the rest of the time goes to a float32 resume), stops it
 #      with SIGINT (the trainer writes its checkpoint) and returns the run folder as
 #      $OUT/i2a_boxoban_gpu.tar, to be resumed on the CPU (see docs/results.md); the GPU's
 #      utilisation is sampled every 5 s meanwhile ($OUT/gpu_util.csv);
@@ -30,14 +33,17 @@
 # call made at once with CONTINUE=1 (and TRAIN_SECONDS to fit) skips the install and stages 1, 2
 # and 4, and resumes the I2A from the first call's checkpoint in /tmp.
 # Environment: OUT (where results go), BENCH_PRESETS (default "paper"; "boxoban" was measured on
-# 2026-11-26), BENCH_SECONDS (default 120), TRAIN_SECONDS (default 330), MF_SECONDS (default 0),
+# 2026-11-26), BENCH_PRECISIONS (default "off bfloat16"), BENCH_SECONDS (default 120),
+# TRAIN_SECONDS (default 330), TRAIN_PRECISION (default bfloat16), MF_SECONDS (default 0),
 # CONTINUE=1 (above), PYTHON (default python3), SKIP_INSTALL=1 where Keras is already installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to the folder for results}
 PYTHON=${PYTHON:-python3}
 BENCH_PRESETS=${BENCH_PRESETS-paper}
+BENCH_PRECISIONS=${BENCH_PRECISIONS-off bfloat16}
 BENCH_SECONDS=${BENCH_SECONDS:-120}
+TRAIN_PRECISION=${TRAIN_PRECISION:-bfloat16}
 TRAIN_SECONDS=${TRAIN_SECONDS:-330}
 MF_SECONDS=${MF_SECONDS:-0}
 CONTINUE=${CONTINUE:-0}
@@ -64,8 +70,11 @@ if [ "$CONTINUE" != 1 ]; then
 
   echo "== 2. cost of whole training steps, I2A vs model-free"
   for preset in $BENCH_PRESETS; do
-    timeout "$BENCH_SECONDS" "$PYTHON" benchmarks/bench_i2a_cost.py --preset "$preset" --taus 5 --copy-model --repeats 3 \
-        --json "$OUT/bench_i2a_cost_$preset.json" || echo "bench $preset failed: $?"
+    for precision in $BENCH_PRECISIONS; do
+      timeout "$BENCH_SECONDS" "$PYTHON" benchmarks/bench_i2a_cost.py --preset "$preset" --taus 5 --copy-model \
+          --repeats 3 --mixed-precision "$precision" --json "$OUT/bench_i2a_cost_${preset}_$precision.json" \
+          || echo "bench $preset $precision failed: $?"
+    done
   done
 fi
 
@@ -78,8 +87,18 @@ fi
 SOURCES=("env.levels=boxoban:$LEVELS/unfiltered/train" "env.eval_levels=boxoban:$LEVELS/unfiltered/valid")
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 > "$OUT/gpu_util.csv" 2>/dev/null &
 SMI=$!
-timeout -s INT "$TRAIN_SECONDS" "$PYTHON" -m i2a_keras.train --resume "$RUN" --set run.progress=false "${SOURCES[@]}"
-echo "exit status $? (124: the time limit's SIGINT stopped the trainer, which wrote its checkpoint)"
+START=$SECONDS
+timeout -s INT "$TRAIN_SECONDS" "$PYTHON" -m i2a_keras.train --resume "$RUN" --mixed-precision "$TRAIN_PRECISION" \
+    --set run.progress=false "${SOURCES[@]}"
+STATUS=$?
+echo "exit status $STATUS (124: the time limit's SIGINT stopped the trainer, which wrote its checkpoint)"
+LEFT=$((TRAIN_SECONDS - (SECONDS - START)))
+if [ "$STATUS" != 124 ] && [ "$TRAIN_PRECISION" != off ] && [ $((SECONDS - START)) -lt 90 ] && [ "$LEFT" -gt 30 ]; then
+  echo "== 3b. $TRAIN_PRECISION failed at once: resuming in float32 for the remaining $LEFT s"
+  timeout -s INT "$LEFT" "$PYTHON" -m i2a_keras.train --resume "$RUN" --mixed-precision off \
+      --set run.progress=false "${SOURCES[@]}"
+  echo "exit status $?"
+fi
 kill "$SMI" 2>/dev/null
 tail -n 3 "$RUN/metrics.jsonl"
 tar -cf "$OUT/i2a_boxoban_gpu.tar" -C /tmp "$(basename "$RUN")"
