@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -11,8 +12,8 @@ from i2a_keras import train
 from i2a_keras.algos.a2c import A2CConfig, make_optimizer
 from i2a_keras.models import ModelFreeConfig, build_agent
 from i2a_keras.models.i2a import I2AConfig
-from i2a_keras.training.checkpoint import (load_checkpoint, numpy_rng_state, restore_numpy_rng,
-                                           save_checkpoint)
+from i2a_keras.training.checkpoint import (CheckpointError, load_checkpoint, numpy_rng_state,
+                                           restore_numpy_rng, save_checkpoint)
 from i2a_keras.training.config import apply_overrides, describe_config, model_free_preset
 from i2a_keras.training.run_dir import read_jsonl
 
@@ -115,6 +116,27 @@ def test_checkpoint_round_trip_model_optimizer_counters(tmp_path):
         save_checkpoint(path, agent, {"frames": 9999})
     assert load_checkpoint(path)[1]["frames"] == 1234  # the previous checkpoint survives
     assert os.listdir(tmp_path / "ckpt") == ["latest.keras"]
+
+
+def test_an_inference_export_drops_the_optimizer_and_cannot_be_resumed(tiny_run, tmp_path, capsys):
+    from i2a_keras.training.checkpoint import export_for_inference
+
+    run_dir, _ = tiny_run
+    src = os.path.join(run_dir, "checkpoints", "latest.keras")
+    out = export_for_inference(src, str(tmp_path / "agent.keras"))
+    full, full_state, _ = load_checkpoint(src)
+    agent, state, arrays = load_checkpoint(out)
+    assert getattr(agent, "optimizer", None) is None and full.optimizer is not None and not arrays
+    assert os.path.getsize(out) < 0.75 * os.path.getsize(src)
+    assert state["frames"] == full_state["frames"] and state["inference_only"]
+    for a, b in zip(agent.get_weights(), full.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert train.main(["evaluate", "--checkpoint", out, "--set", "eval.num_levels=2"])["num_levels"] == 2
+    copy = tmp_path / "resume"
+    shutil.copytree(run_dir, copy)
+    shutil.copy(out, copy / "checkpoints" / "latest.keras")
+    with pytest.raises(CheckpointError, match="no optimizer state"):
+        train.main(["--resume", str(copy), "--total-frames", "100000"])
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -274,9 +274,10 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
     if resume:
         _check_state(read_training_state(run_dir.latest_checkpoint)[0], cfg, run_dir.latest_checkpoint)
         agent, state, _ = load_checkpoint(run_dir.latest_checkpoint)
-        optimizer = agent.optimizer
+        optimizer = getattr(agent, "optimizer", None)
         if optimizer is None:
-            raise CheckpointError(f"checkpoint {run_dir.latest_checkpoint} has no optimizer state")
+            raise CheckpointError(f"checkpoint {run_dir.latest_checkpoint} has no optimizer state "
+                                  "(an inference export?); resume from the run's own checkpoint")
     else:
         factory = agent_factory or (lambda shape, n, model_cfg: build_agent(cfg.agent, shape, n, model_cfg))
         agent = factory(obs_shape, n_actions, cfg.model)
