@@ -117,16 +117,17 @@ _JAX_SCRIPT = textwrap.dedent('''
             "eval.num_envs=2", "eval.gif=false", "run.progress=false"]
     mf = main(["model-free", "--run-dir", sys.argv[1] + "/mf"] + tiny
               + ["a2c.vtrace=true", "a2c.num_minibatches=2", "a2c.gae_lambda=0.5"])  # V-trace under jit
-    i2a = main(["i2a", "--agent", "i2a", "--env-model", sys.argv[2], "--run-dir",
-                sys.argv[1] + "/i2a", "--set", "i2a.rollout_length=3"] + tiny)
+    i2a = main(["i2a", "--agent", "i2a", "--env-model", sys.argv[2], "--run-dir",  # bfloat16 under jit
+                sys.argv[1] + "/i2a", "--mixed-precision", "bfloat16", "--set", "i2a.rollout_length=3"]
+               + tiny)
     print(json.dumps({"mf": mf["device"], "i2a": i2a["frames"]}))
 ''')
 
 
 @pytest.mark.skipif(not __import__("importlib").util.find_spec("jax"), reason="jax not installed")
 def test_jax_backend_trains_and_checkpoints_move_between_backends(tmp_path):
-    """Model-free and I2A train under KERAS_BACKEND=jax from a TensorFlow-saved env model, and
-    the JAX run's checkpoint resumes under TensorFlow (this process)."""
+    """Model-free and I2A (in bfloat16) train under KERAS_BACKEND=jax from a TensorFlow-saved env
+    model, and the JAX run's checkpoint resumes under TensorFlow (this process)."""
     from i2a_keras.train import main
 
     env_model = str(tmp_path / "em.keras")
@@ -137,7 +138,10 @@ def test_jax_backend_trains_and_checkpoints_move_between_backends(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["mf"].startswith("jax") and result["i2a"] == 200
-    summary = main(["i2a", "--resume", str(tmp_path / "i2a"), "--set", "run.total_frames=400"])
+    try:
+        summary = main(["i2a", "--resume", str(tmp_path / "i2a"), "--set", "run.total_frames=400"])
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # the resumed run set bfloat16
     assert summary["frames"] == 400 and summary["device"].startswith("tensorflow")
     with open(tmp_path / "i2a" / "metrics.jsonl") as fh:
         rows = [json.loads(line) for line in fh]
