@@ -194,24 +194,27 @@ def main(argv=None):
             from i2a_keras.envs.observations import RGB_PALETTE
             kwargs["palette"] = tuple(map(tuple, RGB_PALETTE.tolist()))
         env_model_factory = lambda: EnvModel.from_env_model_config(  # noqa: E731
-            EnvModelConfig.preset(em_preset, **kwargs))
+            EnvModelConfig.preset(em_preset, **kwargs), dtype="float32")  # frozen models are float32
     timers = {}
-    for precision in args.mixed_precision:
-        keras.mixed_precision.set_global_policy(MIXED_PRECISION_POLICIES[precision])
-        tag = "" if len(args.mixed_precision) == 1 else f" [{precision}]"
-        timers["model-free" + tag] = _Timer(build_agent("model-free", obs_shape, n_actions, base.model),
-                                            a2c, obs_shape, obs_batch, last_obs, precision)
-        for tau in args.taus:
-            agent = I2AAgent(obs_shape, n_actions, env_model_factory(),
-                             I2AConfig.preset(args.preset, rollout_length=tau), name="i2a_agent")
-            agent.build((None,) + obs_shape)
-            timers[f"i2a tau={tau}{tag}"] = _Timer(agent, a2c, obs_shape, obs_batch, last_obs, precision)
-        if args.copy_model:
-            tau = max(args.taus)
-            agent = build_agent("i2a-copy-model", obs_shape, n_actions,
-                                I2AConfig.preset(args.preset, rollout_length=tau))
-            agent.build((None,) + obs_shape)
-            timers[f"copy tau={tau}{tag}"] = _Timer(agent, a2c, obs_shape, obs_batch, last_obs, precision)
+    try:
+        for precision in args.mixed_precision:
+            keras.mixed_precision.set_global_policy(MIXED_PRECISION_POLICIES[precision])
+            tag = "" if len(args.mixed_precision) == 1 else f" [{precision}]"
+            timers["model-free" + tag] = _Timer(build_agent("model-free", obs_shape, n_actions, base.model),
+                                                a2c, obs_shape, obs_batch, last_obs, precision)
+            for tau in args.taus:
+                agent = I2AAgent(obs_shape, n_actions, env_model_factory(),
+                                 I2AConfig.preset(args.preset, rollout_length=tau), name="i2a_agent")
+                agent.build((None,) + obs_shape)
+                timers[f"i2a tau={tau}{tag}"] = _Timer(agent, a2c, obs_shape, obs_batch, last_obs, precision)
+            if args.copy_model:
+                tau = max(args.taus)
+                agent = build_agent("i2a-copy-model", obs_shape, n_actions,
+                                    I2AConfig.preset(args.preset, rollout_length=tau))
+                agent.build((None,) + obs_shape)
+                timers[f"copy tau={tau}{tag}"] = _Timer(agent, a2c, obs_shape, obs_batch, last_obs,
+                                                        precision)
+    finally:
         keras.mixed_precision.set_global_policy("float32")
     if args.flops_only:
         print(json.dumps({name: agent_flops(t.learner, obs_batch, last_obs)
@@ -249,7 +252,8 @@ def main(argv=None):
         print(line)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"preset": args.preset, "env_step_us": env_step_s * 1e6, "results": results,
+            json.dump({"preset": args.preset, "mixed_precision": args.mixed_precision,
+                       "env_step_us": env_step_s * 1e6, "results": results,
                        "machine_gflops": limit, "load_avg": os.getloadavg()[0]}, fh, indent=2)
     return results
 

@@ -14,7 +14,7 @@
 #   (cd ../shared/data/boxoban-levels && tar -cJf $OLDPWD/.levels/boxoban_subset.tar.xz \
 #       unfiltered/valid $(ls unfiltered/train/*.txt | head -200))
 #
-# and call the device tool's run with carry [".whl", ".levels"], timeout_s 600, command
+# and call the device tool's run with carry [".whl", ".levels"], timeout_s 580, command
 # `bash benchmarks/gpu_lease.sh`. What it does, under KERAS_BACKEND=jax:
 #   1. the card and JAX's devices;
 #   2. whole A2C training steps (acting + update) of model-free, copy-model I2A and I2A at tau=5,
@@ -33,8 +33,9 @@
 # call made at once with CONTINUE=1 (and TRAIN_SECONDS to fit) skips the install and stages 1, 2
 # and 4, and resumes the I2A from the first call's checkpoint in /tmp.
 # Environment: OUT (where results go), BENCH_PRESETS (default "paper"; "boxoban" was measured on
-# 2026-11-26), BENCH_PRECISIONS (default "off bfloat16"), BENCH_SECONDS (default 120),
-# TRAIN_SECONDS (default 330), TRAIN_PRECISION (default bfloat16), MF_SECONDS (default 0),
+# 2026-11-26), BENCH_PRECISIONS (default "off bfloat16"), BENCH_SECONDS (default 100 per bench),
+# TRAIN_SECONDS (default 330; cut so that the call ends by DEADLINE, default 550 s after it
+# starts), TRAIN_PRECISION (default bfloat16; off after a fallback), MF_SECONDS (default 0),
 # CONTINUE=1 (above), PYTHON (default python3), SKIP_INSTALL=1 where Keras is already installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +43,8 @@ OUT=${OUT:?set OUT to the folder for results}
 PYTHON=${PYTHON:-python3}
 BENCH_PRESETS=${BENCH_PRESETS-paper}
 BENCH_PRECISIONS=${BENCH_PRECISIONS-off bfloat16}
-BENCH_SECONDS=${BENCH_SECONDS:-120}
+BENCH_SECONDS=${BENCH_SECONDS:-100}
+DEADLINE=${DEADLINE:-550}
 TRAIN_PRECISION=${TRAIN_PRECISION:-bfloat16}
 TRAIN_SECONDS=${TRAIN_SECONDS:-330}
 MF_SECONDS=${MF_SECONDS:-0}
@@ -78,7 +80,10 @@ if [ "$CONTINUE" != 1 ]; then
   done
 fi
 
-echo "== 3. the Boxoban I2A, resumed for $TRAIN_SECONDS s"
+LIMIT=$((DEADLINE - SECONDS - 30 - MF_SECONDS))  # 30 s for the checkpoint, the tar, stage 4's start
+[ "$TRAIN_SECONDS" -gt "$LIMIT" ] && TRAIN_SECONDS=$LIMIT
+[ -f "$RUN/precision_fallback" ] && TRAIN_PRECISION=off  # bfloat16 failed in the first call
+echo "== 3. the Boxoban I2A, resumed for $TRAIN_SECONDS s (--mixed-precision $TRAIN_PRECISION)"
 if [ "$CONTINUE" != 1 ]; then
   mkdir -p "$LEVELS" && tar -xJf .levels/boxoban_subset.tar.xz -C "$LEVELS" || exit 1
   rm -rf "$RUN" && cp -r results/i2a_boxoban "$RUN" && mkdir -p "$RUN/checkpoints" \
@@ -93,8 +98,9 @@ timeout -s INT "$TRAIN_SECONDS" "$PYTHON" -m i2a_keras.train --resume "$RUN" --m
 STATUS=$?
 echo "exit status $STATUS (124: the time limit's SIGINT stopped the trainer, which wrote its checkpoint)"
 LEFT=$((TRAIN_SECONDS - (SECONDS - START)))
-if [ "$STATUS" != 124 ] && [ "$TRAIN_PRECISION" != off ] && [ $((SECONDS - START)) -lt 90 ] && [ "$LEFT" -gt 30 ]; then
+if [ "$STATUS" != 124 ] && [ "$STATUS" != 0 ] && [ "$TRAIN_PRECISION" != off ] && [ $((SECONDS - START)) -lt 90 ] && [ "$LEFT" -gt 30 ]; then
   echo "== 3b. $TRAIN_PRECISION failed at once: resuming in float32 for the remaining $LEFT s"
+  touch "$RUN/precision_fallback"; TRAIN_PRECISION=off
   timeout -s INT "$LEFT" "$PYTHON" -m i2a_keras.train --resume "$RUN" --mixed-precision off \
       --set run.progress=false "${SOURCES[@]}"
   echo "exit status $?"
@@ -107,7 +113,7 @@ if [ "$MF_SECONDS" -gt 0 ]; then
   echo "== 4. the boxoban model-free preset, from scratch for $MF_SECONDS s"
   MF=/tmp/mf_boxoban_gpu
   timeout -s INT "$MF_SECONDS" "$PYTHON" -m i2a_keras.train model-free --preset boxoban --run-dir "$MF" \
-      --set run.progress=false run.log_interval_frames=100000 "${SOURCES[@]}"
+      --mixed-precision "$TRAIN_PRECISION" --set run.progress=false run.log_interval_frames=100000 "${SOURCES[@]}"
   echo "exit status $?"
   cp "$MF/metrics.jsonl" "$OUT/mf_boxoban_gpu_metrics.jsonl"; tail -n 2 "$MF/metrics.jsonl"
 fi

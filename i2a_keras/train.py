@@ -140,10 +140,15 @@ def main(argv=None):
     subcommand, argv = _split_subcommand(argv)
     parser = build_parser(subcommand)
     args = parser.parse_args(argv)
+    import keras
+
+    policy = keras.mixed_precision.global_policy()
     try:
         return args.func(args)
     except ArgumentValueError as exc:
         parser.error(str(exc))
+    finally:  # a run's --mixed-precision does not leak into the caller (e.g. a notebook)
+        keras.mixed_precision.set_global_policy(policy)
 
 
 def cli(argv=None) -> int:

@@ -217,9 +217,10 @@ def test_mixed_precision_flag(flag, compute_dtype, loss_scaling, tmp_path):
         summary = train.main(["--preset", "tiny", *flag, "--total-frames", "400",
                               "--run-dir", str(tmp_path / "mp"), "--set", "eval.gif=false",
                               "eval.num_levels=2"])
+        assert keras.mixed_precision.global_policy().name == "float32"  # restored for the caller
         agent = load_checkpoint(summary["final_checkpoint"])[0]
-        assert agent.get_layer("torso_conv0").compute_dtype == compute_dtype
-        assert agent.get_layer("torso_conv0").variable_dtype == "float32"
+        assert agent.dtype_policy.name == "mixed_" + compute_dtype  # the policy it was built under
+        assert all(w.dtype == "float32" for w in agent.weights)
         assert isinstance(agent.optimizer, keras.optimizers.LossScaleOptimizer) == loss_scaling
         out = agent(np.zeros((2, 5, 5, 7), np.uint8))
         assert out["logits"].dtype == "float32" and out["value"].dtype == "float32"
@@ -237,22 +238,23 @@ def test_a_resume_may_switch_between_float32_and_bfloat16_but_not_float16(tmp_pa
     train.main(["--preset", "tiny", "--total-frames", "400", "--run-dir", run_dir] + common)
     with pytest.raises(ValueError, match="loss scaling is part of the saved optimizer"):
         train.main(["--resume", run_dir, "--mixed-precision", "--total-frames", "800"] + common)
-    try:
-        summary = train.main(["--resume", run_dir, "--mixed-precision", "bfloat16",
-                              "--total-frames", "800"] + common)
-        agent = load_checkpoint(summary["final_checkpoint"])[0]
-        assert agent.get_layer("torso_conv0").compute_dtype == "bfloat16"
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    assert summary["frames"] == 800
+    for precision, frames in (("bfloat16", 800), ("off", 1200)):
+        summary = train.main(["--resume", run_dir, "--mixed-precision", precision,
+                              "--total-frames", str(frames)] + common)
+        assert summary["frames"] == frames
+        # the resumed agent took the run's new policy (it was saved under the old one)
+        policy = {"bfloat16": "mixed_bfloat16", "off": "float32"}[precision]
+        assert load_checkpoint(summary["final_checkpoint"])[0].dtype_policy.name == policy
     log = read_jsonl(os.path.join(run_dir, "resume_log.jsonl"))
-    assert log[-1]["changes"]["run.mixed_precision"] == {"from": "off", "to": "bfloat16"}
+    assert [row["changes"]["run.mixed_precision"] for row in log[-2:]] == [
+        {"from": "off", "to": "bfloat16"}, {"from": "bfloat16", "to": "off"}]
 
 
 def test_mixed_precision_setting_reads_old_configs_and_refuses_unknown_values():
     from i2a_keras.training.config import ActorCriticConfig, RunConfig, config_from_dict, config_to_dict
 
     assert RunConfig(mixed_precision=True).mixed_precision == "float16"  # configs saved as booleans
+    assert apply_overrides(model_free_preset("tiny"), ["run.mixed_precision=false"]).run.mixed_precision == "off"
     old = config_to_dict(model_free_preset("tiny"))
     old["run"]["mixed_precision"] = False
     assert config_from_dict(ActorCriticConfig, old).run.mixed_precision == "off"
@@ -260,6 +262,10 @@ def test_mixed_precision_setting_reads_old_configs_and_refuses_unknown_values():
         RunConfig(mixed_precision="int8")
     with pytest.raises(ValueError, match="run.mixed_precision"):
         apply_overrides(model_free_preset("tiny"), ["run.mixed_precision=half"])
+    from i2a_keras.training.env_model_train import env_model_preset
+
+    with pytest.raises(ValueError, match="env-model pretraining runs in float32"):
+        apply_overrides(env_model_preset("tiny"), ["run.mixed_precision=bfloat16"])
 
 
 

@@ -252,6 +252,8 @@ def make_optimizer(config: A2CConfig, total_updates: int | None = None, mixed_pr
     else:
         optimizer = keras.optimizers.RMSprop(learning_rate=lr, rho=config.rmsprop_rho,
                                              epsilon=config.rmsprop_epsilon)
+    if mixed_precision not in ("off", "float16", "bfloat16"):
+        raise ValueError(f"mixed_precision must be 'off', 'float16' or 'bfloat16', got {mixed_precision!r}")
     if mixed_precision == "float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer

@@ -267,6 +267,7 @@ class I2AAgent(keras.Model):
     """
 
     def __init__(self, observation_shape, num_actions, env_model, config=None, **kwargs):
+        kwargs.setdefault("autocast", False)  # the rollout noise stays float32 in mixed precision
         super().__init__(**kwargs)
         self.observation_shape = tuple(int(s) for s in observation_shape)
         self.num_actions = int(num_actions)

@@ -100,6 +100,7 @@ class ImaginationCore(keras.layers.Layer):
     def __init__(self, env_model, rollout_policy, num_actions, rollout_length=5,
                  rollout_sampling="sample", seed=None, stop_reward=None, frame_decoding="argmax",
                  **kwargs):
+        kwargs.setdefault("autocast", False)  # the rollout noise stays float32 in mixed precision
         super().__init__(**kwargs)
         if int(num_actions) < 1:
             raise ValueError(f"num_actions must be >= 1, got {num_actions}")

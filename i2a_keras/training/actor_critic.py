@@ -132,6 +132,12 @@ def derived_seed(*parts: int) -> int:
 def setup_runtime(seed: int, mixed_precision: str = "off", deterministic: bool = False) -> str:
     """Seed Python/numpy/the backend, set the dtype policy of ``run.mixed_precision`` ('off',
     'float16' or 'bfloat16'); returns the backend and device."""
+    if mixed_precision not in MIXED_PRECISION_POLICIES:
+        raise ValueError(f"mixed_precision must be one of {sorted(MIXED_PRECISION_POLICIES)}, "
+                         f"got {mixed_precision!r}")
+    if mixed_precision == "float16" and keras.backend.backend() == "jax":
+        raise ValueError("run.mixed_precision=float16 (loss scaling) is TensorFlow-only; under JAX "
+                         "use bfloat16")
     device = backends.get().setup(seed, deterministic)
     keras.mixed_precision.set_global_policy(MIXED_PRECISION_POLICIES[mixed_precision])
     return device
@@ -274,6 +280,7 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
     if resume:
         _check_state(read_training_state(run_dir.latest_checkpoint)[0], cfg, run_dir.latest_checkpoint)
         agent, state, _ = load_checkpoint(run_dir.latest_checkpoint)
+        agent.dtype_policy = keras.mixed_precision.global_policy()  # the run's, also after a switch
         optimizer = getattr(agent, "optimizer", None)
         if optimizer is None:
             raise CheckpointError(f"checkpoint {run_dir.latest_checkpoint} has no optimizer state "

@@ -93,7 +93,8 @@ def add_common_arguments(parser, flags=tuple(DEFAULT_FLAG_KEYS), resume: bool = 
         "mixed_precision": ("--mixed-precision", dict(
             nargs="?", const="float16", default=None, choices=("off", "float16", "bfloat16"),
             help="mixed-precision compute: float16 with loss scaling (the default of the bare "
-                 "flag; GPUs, TensorFlow) or bfloat16 (CPUs with AVX512-BF16/AMX, recent GPUs)")),
+                 "flag; GPUs, TensorFlow), bfloat16 (CPUs with AVX512-BF16/AMX, recent GPUs; "
+                 "both backends) or off (float32; a resume may switch off <-> bfloat16)")),
         "algo": ("--algo", dict(choices=("a2c", "a3c"), default=None,
                                 help="synchronous A2C (default) or asynchronous A3C "
                                      "(a2c.num_workers threads)")),

@@ -139,8 +139,9 @@ class RunConfig:
     """with distributed=ray: '' starts a local Ray, 'auto' or 'HOST:6379' joins a cluster"""
 
     def __post_init__(self):
-        if isinstance(self.mixed_precision, bool):  # configs written before the bfloat16 option
-            self.mixed_precision = "float16" if self.mixed_precision else "off"
+        legacy = {True: "float16", False: "off", "true": "float16", "false": "off"}
+        if isinstance(self.mixed_precision, (bool, str)) and self.mixed_precision in legacy:
+            self.mixed_precision = legacy[self.mixed_precision]  # written before the bfloat16 option
         if self.mixed_precision not in MIXED_PRECISION_POLICIES:
             raise ValueError(f"run.mixed_precision must be one of {sorted(MIXED_PRECISION_POLICIES)}, "
                              f"got {self.mixed_precision!r}")

@@ -109,6 +109,9 @@ class EnvModelTrainConfig:
             raise ValueError(f"lr_final_fraction must be in (0, 1], got {self.lr_final_fraction}")
         if self.data_workers < 1 or self.max_transitions < 0 or self.eval_interval_frames < 0:
             raise ValueError("data_workers must be >= 1, max_transitions and eval_interval_frames >= 0")
+        if self.run.mixed_precision != "off":
+            raise ValueError("env-model pretraining runs in float32 (run.mixed_precision=off): the "
+                             "frozen model an I2A imagines with is the float32 one it was trained as")
 
 
 def env_model_preset(name: str) -> EnvModelTrainConfig:
@@ -289,7 +292,7 @@ class _ProgressCallback(keras.callbacks.Callback):
 
 
 def _build_or_resume(cfg: EnvModelTrainConfig, run_dir, resume: bool, num_transitions: int):
-    from i2a_keras.training.checkpoint import load_checkpoint
+    from i2a_keras.training.checkpoint import CheckpointError, load_checkpoint
 
     if resume:
         model, state, _ = load_checkpoint(run_dir.latest_checkpoint, compile=True)
@@ -301,6 +304,9 @@ def _build_or_resume(cfg: EnvModelTrainConfig, run_dir, resume: bool, num_transi
                 raise ValueError(f"{key} is {now} but the run was trained with {state[key]}; the batch "
                                  "order follows from (seed, data, batch size, step), so it cannot change "
                                  "on resume (start a new run instead)")
+        if getattr(model, "optimizer", None) is None:
+            raise CheckpointError(f"{run_dir.latest_checkpoint} has no optimizer state (an inference "
+                                  "export?); resume from the run's own checkpoint")
         step = _int(model.optimizer.iterations)
         if int(state.get("frames", step * cfg.batch_size)) != step * cfg.batch_size:
             raise ValueError(f"checkpoint state says {state['frames']} frames but its optimizer made "
@@ -310,7 +316,7 @@ def _build_or_resume(cfg: EnvModelTrainConfig, run_dir, resume: bool, num_transi
         from i2a_keras.models.minipacman_env_model import EVENT_COUNT_VALUES, MiniPacmanEnvModel
         keras.utils.set_random_seed(cfg.run.seed)
         model_class = MiniPacmanEnvModel if tuple(cfg.model.reward_values) == EVENT_COUNT_VALUES else EnvModel
-        model = model_class.from_env_model_config(cfg.model, name="env_model")
+        model = model_class.from_env_model_config(cfg.model, name="env_model", dtype="float32")
         model.compile(optimizer=keras.optimizers.Adam(lr_schedule(cfg), global_clipnorm=cfg.clip_norm))
         step = 0
     return model, step
