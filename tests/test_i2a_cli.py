@@ -125,7 +125,7 @@ def test_bfloat16_i2a_keeps_its_loaded_env_model_in_float32(tmp_path, env_model_
         agent = load_checkpoint(summary["final_checkpoint"])[0]
     finally:
         keras.mixed_precision.set_global_policy("float32")
-    env_model = agent.get_layer("env_model")
+    env_model = agent.env_model
     assert env_model.layers and {layer.compute_dtype for layer in env_model._flatten_layers()} == {"float32"}
     assert agent.get_layer("rollout_encoder").compute_dtype == "bfloat16"
     assert agent.get_layer("model_free_conv0").compute_dtype == "bfloat16"
