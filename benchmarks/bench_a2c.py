@@ -51,7 +51,7 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--threads", type=int, default=0, help="TF intra/inter-op threads (0 = default)")
     p.add_argument("--mixed-precision", nargs="+", default=["off"],
-                   choices=("off", "float16", "bfloat16"),
+                   choices=("off", "float16", "bfloat16"),  # run.mixed_precision's values
                    help="dtype settings (run.mixed_precision) to time side by side, alternating")
     p.add_argument("--rounds", type=int, default=1,
                    help="with several --mixed-precision settings: alternations of the timings")

@@ -115,6 +115,7 @@ class _Timer:
     def __init__(self, agent, a2c, obs_shape, obs_batch, last_obs, precision="off"):
         T, N = obs_batch.shape[:2]
         self.obs_batch, self.last_obs, self.frames = obs_batch, last_obs, T * N
+        self.precision = precision
         optimizer = make_optimizer(a2c, total_updates=10**6, mixed_precision=precision)
         self.learner = A2CLearner(agent, optimizer, a2c, obs_shape)
         self.rng = np.random.default_rng(0)
@@ -167,7 +168,7 @@ def main(argv=None):
                         help="also count FLOPs per env step (XLA cost analysis in a JAX "
                              "subprocess) and report the fraction of this machine's conv/GEMM rate")
     parser.add_argument("--mixed-precision", nargs="+", default=["off"],
-                        choices=("off", "float16", "bfloat16"),
+                        choices=tuple(MIXED_PRECISION_POLICIES),
                         help="dtype settings (run.mixed_precision) to time side by side; a loaded "
                              "--env-model keeps the dtype it was saved with (float32)")
     parser.add_argument("--flops-only", action="store_true", help=argparse.SUPPRESS)
@@ -226,10 +227,9 @@ def main(argv=None):
         for timer in timers.values():
             timer.once()
     results = {name: timer.result() for name, timer in timers.items()}
-    def model_free_of(name):  # the baseline of the same dtype setting
-        return results["model-free" + name[name.index(" ["):] if " [" in name else "model-free"]
-
-
+    # each agent's ratio is to the model-free agent of its own dtype setting
+    model_free_us = {t.precision: results[name]["total_us"] for name, t in timers.items()
+                     if name.startswith("model-free")}
     print(f"backend={keras.backend.backend()} preset={args.preset} obs={obs_shape} "
           f"actions={n_actions} num_envs={a2c.num_envs} num_steps={a2c.num_steps} "
           f"env step={env_step_s * 1e6:.1f} us/step (not included), load avg "
@@ -242,7 +242,7 @@ def main(argv=None):
         header += f"{'MFLOP/step':>12}{'GFLOP/s':>9}{'of limit':>10}"
     print(header)
     for name, r in results.items():
-        r["ratio"] = r["total_us"] / model_free_of(name)["total_us"]
+        r["ratio"] = r["total_us"] / model_free_us[timers[name].precision]
         line = f"{name:<{width}}{r['act_us']:>13.1f}{r['update_us']:>16.1f}{r['total_us']:>15.1f}{r['ratio']:>14.2f}"
         if flops:
             r.update(flops[name])

@@ -41,7 +41,8 @@ from i2a_keras.algos.a2c import A2CLearner, RolloutRunner, make_optimizer
 from i2a_keras.algos.a3c import A3CWorkers, clone_agent
 from i2a_keras.training.checkpoint import (CheckpointError, NonFiniteError, check_finite_metrics,
                                            last_good_checkpoint, load_checkpoint, numpy_rng_state,
-                                           read_training_state, restore_numpy_rng, save_checkpoint)
+                                           read_training_state, restore_numpy_rng, resumable_optimizer,
+                                           save_checkpoint)
 from i2a_keras.training.config import (MIXED_PRECISION_POLICIES, ActorCriticConfig, EnvConfig,
                                        check_finite_config, config_to_dict)
 from i2a_keras.training.evaluate import evaluate_agent, record_episode_gif
@@ -281,10 +282,7 @@ def _train(cfg: ActorCriticConfig, run_dir: RunDir, resume: bool, agent_factory)
         _check_state(read_training_state(run_dir.latest_checkpoint)[0], cfg, run_dir.latest_checkpoint)
         agent, state, _ = load_checkpoint(run_dir.latest_checkpoint)
         agent.dtype_policy = keras.mixed_precision.global_policy()  # the run's, also after a switch
-        optimizer = getattr(agent, "optimizer", None)
-        if optimizer is None:
-            raise CheckpointError(f"checkpoint {run_dir.latest_checkpoint} has no optimizer state "
-                                  "(an inference export?); resume from the run's own checkpoint")
+        optimizer = resumable_optimizer(agent, run_dir.latest_checkpoint)
     else:
         factory = agent_factory or (lambda shape, n, model_cfg: build_agent(cfg.agent, shape, n, model_cfg))
         agent = factory(obs_shape, n_actions, cfg.model)

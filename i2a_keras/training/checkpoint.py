@@ -28,7 +28,7 @@ import numpy as np
 __all__ = ["save_checkpoint", "load_checkpoint", "read_training_state", "numpy_rng_state",
            "restore_numpy_rng", "tf_rng_state", "restore_tf_rng", "CheckpointError", "NonFiniteError",
            "check_finite_metrics", "non_finite_variables", "last_good_checkpoint",
-           "export_for_inference"]
+           "export_for_inference", "resumable_optimizer"]
 
 STATE_MEMBER = "i2a_training_state.json"
 ARRAYS_MEMBER = "i2a_arrays.npz"
@@ -164,6 +164,16 @@ def export_for_inference(path, out) -> str:
     """
     model, state, _ = load_checkpoint(path, compile=False)
     return save_checkpoint(out, model, {**state, "inference_only": True})
+
+
+def resumable_optimizer(model, path):
+    """``model.optimizer`` of the checkpoint at ``path``, or :class:`CheckpointError` when it has
+    none (an :func:`export_for_inference` file), for the trainers' resume."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        raise CheckpointError(f"checkpoint {path} has no optimizer state (an inference export?); "
+                              "resume from the run's own checkpoint")
+    return optimizer
 
 
 def _one_line(exc: BaseException) -> str:

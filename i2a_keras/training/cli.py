@@ -19,8 +19,8 @@ import contextlib
 import json
 import os
 
-from i2a_keras.training.config import (apply_override, apply_overrides, check_finite_config,
-                                       config_to_dict)
+from i2a_keras.training.config import (MIXED_PRECISION_POLICIES, apply_override, apply_overrides,
+                                       check_finite_config, config_to_dict)
 
 __all__ = ["ArgumentValueError", "PRESETS", "DEFAULT_PRESET", "DEFAULT_FLAG_KEYS", "USER_ERRORS",
            "add_common_arguments", "config_from_args", "print_config", "error_line", "refuse_on_resume"]
@@ -91,7 +91,7 @@ def add_common_arguments(parser, flags=tuple(DEFAULT_FLAG_KEYS), resume: bool = 
         "seed": ("--seed", dict(type=int, help="random seed (weights, actions)")),
         "num_envs": ("--num-envs", dict(type=int, help="parallel environments (per worker)")),
         "mixed_precision": ("--mixed-precision", dict(
-            nargs="?", const="float16", default=None, choices=("off", "float16", "bfloat16"),
+            nargs="?", const="float16", default=None, choices=tuple(MIXED_PRECISION_POLICIES),
             help="mixed-precision compute: float16 with loss scaling (the default of the bare "
                  "flag; GPUs, TensorFlow), bfloat16 (CPUs with AVX512-BF16/AMX, recent GPUs; "
                  "both backends) or off (float32; a resume may switch off <-> bfloat16)")),

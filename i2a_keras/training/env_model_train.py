@@ -292,7 +292,7 @@ class _ProgressCallback(keras.callbacks.Callback):
 
 
 def _build_or_resume(cfg: EnvModelTrainConfig, run_dir, resume: bool, num_transitions: int):
-    from i2a_keras.training.checkpoint import CheckpointError, load_checkpoint
+    from i2a_keras.training.checkpoint import load_checkpoint, resumable_optimizer
 
     if resume:
         model, state, _ = load_checkpoint(run_dir.latest_checkpoint, compile=True)
@@ -304,10 +304,7 @@ def _build_or_resume(cfg: EnvModelTrainConfig, run_dir, resume: bool, num_transi
                 raise ValueError(f"{key} is {now} but the run was trained with {state[key]}; the batch "
                                  "order follows from (seed, data, batch size, step), so it cannot change "
                                  "on resume (start a new run instead)")
-        if getattr(model, "optimizer", None) is None:
-            raise CheckpointError(f"{run_dir.latest_checkpoint} has no optimizer state (an inference "
-                                  "export?); resume from the run's own checkpoint")
-        step = _int(model.optimizer.iterations)
+        step = _int(resumable_optimizer(model, run_dir.latest_checkpoint).iterations)
         if int(state.get("frames", step * cfg.batch_size)) != step * cfg.batch_size:
             raise ValueError(f"checkpoint state says {state['frames']} frames but its optimizer made "
                              f"{step} steps of {cfg.batch_size}")
