@@ -14,6 +14,8 @@ return of the final evaluation, actions sampled from the policy):
     OUT/minipacman_results.md       the table (markdown)
     OUT/minipacman_results.json     the numbers and each run's learning curve
     OUT/minipacman_curves.png       training episodic return vs frames, one panel per task
+    OUT/minipacman_episodes.gif     with --gif: one evaluation game per run, played by its final
+                                    agent (rows tasks, columns agents, same game seed in a row)
 
 Finished runs (``summary.json``) are skipped and interrupted ones resumed, so the script can be
 re-run after a kill. The paper's own Fig. 6 numbers are not reproduced here.
@@ -103,6 +105,27 @@ def plot_curves(results: dict, tasks, agents, path: str) -> str:
     return path
 
 
+def episodes_gif(args, tasks, agents, path: str) -> str:
+    """One evaluation game per finished run (sampled actions, the run's ``eval_seed``), tiled with
+    rows tasks and columns agents; a run without a final checkpoint leaves its cell empty."""
+    from i2a_keras.training.checkpoint import load_checkpoint
+    from i2a_keras.training.evaluate import episode_frames, run_env_config
+    from i2a_keras.training.media import save_gif, tile_frames
+
+    grid = []
+    for task in tasks:
+        row = []
+        for agent in agents:
+            checkpoint = os.path.join(run_dir_of(args, task, agent), "checkpoints", "final.keras")
+            if not os.path.isfile(checkpoint):
+                row.append(None)
+                continue
+            model, state, _ = load_checkpoint(checkpoint, compile=False)
+            row.append(episode_frames(model, run_env_config(checkpoint, state)))
+        grid.append(row)
+    return save_gif(tile_frames(grid), path)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -121,6 +144,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=2, help="TF threads per run")
     parser.add_argument("--out", default="runs/minipacman_exp")
     parser.add_argument("--report-only", action="store_true", help="only read runs and write the table")
+    parser.add_argument("--gif", action="store_true",
+                        help="also write OUT/minipacman_episodes.gif (a game per run, rows tasks)")
     args = parser.parse_args(argv)
     if "I2A" in args.agents and not args.env_model and not args.report_only:
         parser.error("the I2A needs --env-model (train one with `python -m i2a_keras.train env-model "
@@ -146,6 +171,8 @@ def main(argv=None) -> dict:
                    "env_model": args.env_model, "set": args.set, "i2a_set": args.i2a_set,
                    "results": results}, fh, indent=2)
     plot_curves(results, args.tasks, args.agents, os.path.join(args.out, "minipacman_curves.png"))
+    if args.gif:
+        episodes_gif(args, args.tasks, args.agents, os.path.join(args.out, "minipacman_episodes.gif"))
     print(table)
     return results
 

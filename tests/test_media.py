@@ -26,3 +26,22 @@ def test_save_gif_round_trip_and_empty_input(tmp_path):
     assert iio.imread(path, index=None).shape == (3, 8, 8, 3)
     with pytest.raises(ValueError):
         save_gif([], str(tmp_path / "b.gif"))
+
+
+def test_tile_frames_places_each_sequence_and_holds_the_shorter_ones():
+    from i2a_keras.training.media import tile_frames
+
+    short = [np.full((2, 3, 3), 10, np.uint8), np.full((2, 3, 3), 20, np.uint8)]
+    long = [np.full((2, 3, 3), v, np.uint8) for v in (30, 40, 50)]
+    frames = tile_frames([[short, long], [None, long]], border=1, fill=255)
+    assert len(frames) == 3 and frames[0].shape == (2 * 3 + 1, 2 * 4 + 1, 3)
+    last = frames[-1]
+    assert (last[1:3, 1:4] == 20).all()        # row 0, col 0: held on its last frame
+    assert (last[1:3, 5:8] == 50).all()        # row 0, col 1
+    assert (last[4:6, 1:4] == 255).all()       # row 1, col 0: empty cell
+    assert (frames[1][4:6, 5:8] == 40).all()   # row 1, col 1 at step 1
+    assert (last[0] == 255).all() and (last[:, 4] == 255).all()  # borders
+    with pytest.raises(ValueError, match="one shape"):
+        tile_frames([[short, [np.zeros((4, 4, 3), np.uint8)]]])
+    with pytest.raises(ValueError, match="non-empty"):
+        tile_frames([[None]])

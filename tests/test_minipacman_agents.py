@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from i2a_keras import train
-from i2a_keras.envs.minipacman import make_vec
+from i2a_keras.envs.minipacman import RENDER_PIXELS, make_vec
 from i2a_keras.envs.minipacman_core import EVENTS, TASKS, task_rewards
 from i2a_keras.models.env_model import load_env_model
 from i2a_keras.models.minipacman_env_model import (EVENT_COUNT_VALUES, MiniPacmanEnvModel,
@@ -239,3 +239,16 @@ def test_fig6_script_passes_i2a_settings_to_the_i2a_agents_only(tmp_path):
     (row,) = [line for line in table.splitlines() if line.startswith("| hunt |")]
     cells = [c.strip() for c in row.strip("|").split("|")[1:]]
     assert len(cells) == 2 and all(float(c) == float(c) for c in cells)
+    script.main(["--preset", "minipacman_tiny", "--frames", "400", "--tasks", "hunt", "avoid",
+                 "--agents", "model-free", "copy-model I2A", "--out", str(out), "--report-only",
+                 "--gif"])
+    import imageio.v3 as iio
+
+    gif = iio.imread(out / "minipacman_episodes.gif", index=None)
+    height, width = gif.shape[1:3]
+    cell_h, cell_w = 15 * RENDER_PIXELS, 19 * RENDER_PIXELS
+    assert (height, width) == (2 * cell_h + 3 * 4, 2 * cell_w + 3 * 4)  # rows hunt, avoid (not run)
+    assert (gif[:, 4 + cell_h + 4:-4, 4:-4] >= 250).all()                # avoid's row is empty
+    for col in range(2):                                                # hunt's games are drawn
+        x = 4 + col * (cell_w + 4)
+        assert (gif[0, 4:4 + cell_h, x:x + cell_w] < 250).any()

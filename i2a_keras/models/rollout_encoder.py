@@ -57,7 +57,9 @@ class RolloutEncoder(keras.layers.Layer):
             for i, (f, k, s) in enumerate(zip(self.conv_filters, self.kernel_sizes, self.strides))
         ]
         self.flatten = layers.Flatten(name="enc_flatten")
-        self.lstm = layers.LSTM(self.lstm_units, name="enc_lstm")
+        # unrolled: a rollout is a few steps long (tau), and the unrolled graph skips the loop's
+        # per-step overhead (4-6% of a whole I2A training step on the CPU, docs/results.md)
+        self.lstm = layers.LSTM(self.lstm_units, unroll=True, name="enc_lstm")
 
     def step_features(self, frames, rewards):
         """CNN features of every imagined step: ``(N, tau, F)`` in time order."""

@@ -31,7 +31,7 @@ import numpy as np
 from i2a_keras.algos.a2c import final_obs_rows, make_actor
 from i2a_keras.training.config import EnvConfig, EvalConfig, apply_overrides, config_from_dict
 
-__all__ = ["evaluate_agent", "record_episode_gif", "EvaluateConfig", "build_config", "run",
+__all__ = ["evaluate_agent", "episode_frames", "record_episode_gif", "EvaluateConfig", "build_config", "run",
            "add_arguments", "run_command", "checkpoint_kind", "run_env_config",
            "check_agent_fits"]
 
@@ -102,12 +102,11 @@ def _frame_rgb(obs, env: EnvConfig) -> np.ndarray:
     return render_rgb(observation_to_rooms(obs, env.observation))
 
 
-def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: int | None = None,
-                       fps: float = 4.0, episodes: int = 1) -> str:
-    """Play ``episodes`` consecutive held-out levels and save them as one GIF (:func:`_frame_rgb`);
-    each episode's last frame is held for a second."""
+def episode_frames(agent, env: EnvConfig, greedy: bool = False, seed: int | None = None,
+                   fps: float = 4.0, episodes: int = 1) -> list[np.ndarray]:
+    """RGB frames (:func:`_frame_rgb`) of ``episodes`` consecutive held-out episodes played by
+    ``agent``; each episode's last frame is held for a second (``fps`` frames)."""
     from i2a_keras.training.actor_critic import make_env
-    from i2a_keras.training.media import save_gif
 
     if int(episodes) < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
@@ -130,7 +129,16 @@ def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: 
                 frames.append(_frame_rgb(obs, env)[0])
     finally:
         venv.close()
-    return save_gif(frames, path, fps=fps)
+    return frames
+
+
+def record_episode_gif(agent, env: EnvConfig, path, greedy: bool = False, seed: int | None = None,
+                       fps: float = 4.0, episodes: int = 1) -> str:
+    """Play ``episodes`` consecutive held-out levels (:func:`episode_frames`) and save them as one
+    GIF."""
+    from i2a_keras.training.media import save_gif
+
+    return save_gif(episode_frames(agent, env, greedy, seed, fps, episodes), path, fps=fps)
 
 
 @dataclass

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-__all__ = ["save_gif", "plot_learning_curve"]
+__all__ = ["save_gif", "tile_frames", "plot_learning_curve"]
 
 
 def save_gif(frames, path, fps: float = 4.0) -> str:
@@ -18,6 +18,34 @@ def save_gif(frames, path, fps: float = 4.0) -> str:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     imageio.mimsave(path, frames, duration=1.0 / fps, loop=0)
     return path
+
+
+def tile_frames(grid, border: int = 4, fill: int = 255) -> list[np.ndarray]:
+    """Play several episodes side by side: ``grid`` is a list of rows, each a list of frame
+    sequences (or ``None`` for an empty cell). Every sequence is held on its last frame until the
+    longest ends; returns one ``(H, W, 3) uint8`` image per time step, cells ``border`` pixels
+    apart on a ``fill`` background."""
+    rows = [list(row) for row in grid]
+    cells = [np.asarray(seq, np.uint8) for row in rows for seq in row if seq is not None]
+    if not cells:
+        raise ValueError("tile_frames needs at least one non-empty frame sequence")
+    shape = cells[0].shape[1:]
+    for seq in cells:
+        if seq.ndim != 4 or seq.shape[1:] != shape or len(seq) == 0:
+            raise ValueError(f"every sequence must hold frames of one shape {shape}; got {seq.shape}")
+    (h, w, c), n_cols = shape, max(len(row) for row in rows)
+    steps = max(len(seq) for seq in cells)
+    out = np.full((steps, len(rows) * (h + border) + border, n_cols * (w + border) + border, c),
+                  fill, np.uint8)
+    for r, row in enumerate(rows):
+        for k, seq in enumerate(row):
+            if seq is None:
+                continue
+            seq = np.asarray(seq, np.uint8)
+            held = np.concatenate([seq, np.repeat(seq[-1:], steps - len(seq), axis=0)])
+            y, x = border + r * (h + border), border + k * (w + border)
+            out[:, y:y + h, x:x + w] = held
+    return list(out)
 
 
 def plot_learning_curve(metrics: list[dict], evals: list[dict], path, title: str = "") -> str:
