@@ -111,12 +111,13 @@ def episodes_gif(args, tasks, agents, path: str) -> str:
     from i2a_keras.training.checkpoint import load_checkpoint
     from i2a_keras.training.evaluate import episode_frames, run_env_config
     from i2a_keras.training.media import save_gif, tile_frames
+    from i2a_keras.training.run_dir import RunDir
 
     grid = []
     for task in tasks:
         row = []
         for agent in agents:
-            checkpoint = os.path.join(run_dir_of(args, task, agent), "checkpoints", "final.keras")
+            checkpoint = RunDir(run_dir_of(args, task, agent)).final_checkpoint
             if not os.path.isfile(checkpoint):
                 row.append(None)
                 continue

@@ -25,8 +25,8 @@ def tile_frames(grid, border: int = 4, fill: int = 255) -> list[np.ndarray]:
     sequences (or ``None`` for an empty cell). Every sequence is held on its last frame until the
     longest ends; returns one ``(H, W, 3) uint8`` image per time step, cells ``border`` pixels
     apart on a ``fill`` background."""
-    rows = [list(row) for row in grid]
-    cells = [np.asarray(seq, np.uint8) for row in rows for seq in row if seq is not None]
+    rows = [[None if seq is None else np.asarray(seq, np.uint8) for seq in row] for row in grid]
+    cells = [seq for row in rows for seq in row if seq is not None]
     if not cells:
         raise ValueError("tile_frames needs at least one non-empty frame sequence")
     shape = cells[0].shape[1:]
@@ -41,7 +41,6 @@ def tile_frames(grid, border: int = 4, fill: int = 255) -> list[np.ndarray]:
         for k, seq in enumerate(row):
             if seq is None:
                 continue
-            seq = np.asarray(seq, np.uint8)
             held = np.concatenate([seq, np.repeat(seq[-1:], steps - len(seq), axis=0)])
             y, x = border + r * (h + border), border + k * (w + border)
             out[:, y:y + h, x:x + w] = held
