@@ -1,4 +1,4 @@
-"""Shared fixtures for the I2A tests: tiny env models and synthetic one-hot observations."""
+"""Shared fixtures for the tests: tiny env models, synthetic one-hot observations, re-evaluating a run."""
 import numpy as np
 
 from i2a_keras.models.env_model import CopyModel, EnvModel
@@ -20,3 +20,21 @@ def random_obs(batch, obs_shape=OBS_SHAPE, seed=0):
     rng = np.random.default_rng(seed)
     codes = rng.integers(0, obs_shape[-1], size=(batch,) + tuple(obs_shape[:2]))
     return np.eye(obs_shape[-1], dtype=np.uint8)[codes]
+
+
+def reevaluate(run_dir):
+    """A run's final evaluation recomputed on its own: ``checkpoints/final.keras`` played on the
+    env and eval settings of its ``config.json``."""
+    import json
+    import os
+
+    from i2a_keras.training.checkpoint import load_checkpoint
+    from i2a_keras.training.config import EnvConfig, config_from_dict
+    from i2a_keras.training.evaluate import evaluate_agent
+
+    with open(os.path.join(run_dir, "config.json")) as fh:
+        config = json.load(fh)
+    agent = load_checkpoint(os.path.join(run_dir, "checkpoints", "final.keras"), compile=False)[0]
+    ev = config["eval"]
+    return evaluate_agent(agent, config_from_dict(EnvConfig, config["env"]), ev["num_levels"],
+                          ev["num_envs"], greedy=ev["greedy"])

@@ -291,6 +291,50 @@ def test_vtrace_learner_targets_are_the_lambda_returns_of_its_own_values_on_poli
     assert abs(metrics["behaviour_kl"]) < 1e-5
 
 
+def test_vtrace_learner_policy_loss_uses_the_clipped_vtrace_advantages():
+    """Acting logits != the trained policy's: the policy loss is -mean(log pi(a|s) * A) with
+    V-trace's advantages A (min(1, rho) (r + gamma vs' - V)), not the plain vs - V."""
+    T, N = 4, 3
+    learner, cfg = _learner(num_steps=T, num_envs=N, vtrace=True, gae_lambda=0.5, learning_rate=1e-9)
+    rollout = _random_rollout(T, N, seed=3)
+    logits, values, _ = learner.act(rollout.obs.reshape((T * N, 5, 5, 7)))
+    logits, values = logits.reshape(T, N, -1), values.reshape(T, N)
+    rollout.values = values
+    rollout.logits = logits + np.random.default_rng(4).normal(size=logits.shape).astype(np.float32)
+    metrics = learner.update(rollout)
+    vs, adv = vtrace_targets(rollout.logits, logits, rollout.actions, rollout.rewards, values,
+                             rollout.bootstrap_value, rollout.terminated, rollout.truncated,
+                             rollout.truncation_values, cfg.gamma, 0.5)
+    vs, adv = np.asarray(vs), np.asarray(adv)
+    log_pi = np.asarray(tf.nn.log_softmax(logits))
+    log_mu = np.asarray(tf.nn.log_softmax(rollout.logits))
+    taken = lambda x: np.take_along_axis(x, rollout.actions[..., None], -1)[..., 0]  # noqa: E731
+    rho = np.exp(taken(log_pi) - taken(log_mu))
+    assert (rho > 1.2).any() and (rho < 0.8).any()  # the clipping and the ratios both matter
+    expected = -np.mean(taken(log_pi) * adv)
+    assert metrics["policy"] == pytest.approx(float(expected), rel=1e-4, abs=1e-6)
+    assert abs(expected + np.mean(taken(log_pi) * (vs - values))) > 1e-2  # R - V would differ
+    assert metrics["mean_return_target"] == pytest.approx(float(np.mean(vs)), rel=1e-4, abs=1e-6)
+
+
+def test_learner_targets_are_the_lambda_returns_with_time_limit_values():
+    """Without V-trace the targets are the gae_lambda-returns of the acting values, bootstrapping
+    time-limit cuts from V(final_obs) (not from 0, not the n-step returns)."""
+    T, N = 4, 3
+    learner, cfg = _learner(num_steps=T, num_envs=N, gae_lambda=0.5, learning_rate=1e-9)
+    rollout = _random_rollout(T, N, seed=5)
+    rng = np.random.default_rng(6)
+    rollout.truncated = (rng.random((T, N)) < 0.4) & ~rollout.terminated
+    rollout.truncation_values = (2.0 + rng.normal(size=(T, N))).astype(np.float32)
+    assert rollout.truncated[:-1].any() and not rollout.terminated.all()
+    expected = np.asarray(lambda_returns(rollout.rewards, rollout.values, rollout.bootstrap_value,
+                                         rollout.terminated, rollout.truncated,
+                                         rollout.truncation_values, cfg.gamma, 0.5))
+    np.testing.assert_allclose(learner.batch(rollout)[2], expected.reshape(-1), rtol=1e-5, atol=1e-6)
+    metrics = learner.update(rollout)
+    assert metrics["mean_return_target"] == pytest.approx(float(np.mean(expected)), rel=1e-5, abs=1e-6)
+
+
 def test_linear_schedule_counts_the_minibatch_steps():
     cfg = A2CConfig(num_envs=4, num_minibatches=4, lr_schedule="linear", learning_rate=1.0)
     schedule = make_optimizer(cfg, total_updates=10)._learning_rate  # 10 rollouts = 40 steps
@@ -298,7 +342,8 @@ def test_linear_schedule_counts_the_minibatch_steps():
 
 
 class FakeVecEnv:
-    """Deterministic SAME_STEP vector env: obs encodes the step; env i truncates every 3 steps."""
+    """Deterministic SAME_STEP vector env: obs encodes the step t; env 0 truncates every 3 steps,
+    env 1 terminates (solved) at t = 2; env i's reward at step t is t + 10 i."""
 
     def __init__(self, num_envs=2, shape=(5, 5, 7)):
         self.num_envs, self.shape, self.t = num_envs, shape, 0
@@ -317,7 +362,8 @@ class FakeVecEnv:
         info = {"solved": terminated.copy()}
         if (truncated | terminated).any():
             info["final_obs"] = self._obs(1)
-        return self._obs(self.t % 2), np.ones(self.num_envs, np.float32), terminated, truncated, info
+        rewards = (self.t + 10 * np.arange(self.num_envs)).astype(np.float32)
+        return self._obs(self.t % 2), rewards, terminated, truncated, info
 
 
 def test_runner_records_truncation_values_and_episodes():
@@ -331,7 +377,12 @@ def test_runner_records_truncation_values_and_episodes():
     np.testing.assert_allclose(rollout.truncation_values[2, 0], expected, rtol=1e-5)
     assert rollout.truncation_values[1, 1] == 0.0  # terminated: no bootstrap value needed
     episodes = runner.pop_episodes()
-    assert sorted((e["length"], e["solved"]) for e in episodes) == [(2, True), (3, False)]
+    # env 1: 11 + 12; env 0: 1 + 2 + 3
+    assert sorted((e["length"], e["solved"], e["return"]) for e in episodes) == [(2, True, 23.0),
+                                                                                 (3, False, 6.0)]
     assert rollout.obs.shape == (4, 2, 5, 5, 7) and rollout.bootstrap_value.shape == (2,)
     last_obs = np.zeros((2, 5, 5, 7), np.uint8)  # FakeVecEnv's obs after 4 steps encodes 4 % 2
     np.testing.assert_allclose(rollout.bootstrap_value, learner.value(last_obs), rtol=1e-5)
+    # the next episode's return starts from 0: env 0's second episode (steps 4-6) pays 4 + 5 + 6
+    runner.collect()
+    assert [(e["return"], e["length"]) for e in runner.pop_episodes()] == [(15.0, 3)]

@@ -172,3 +172,29 @@ def test_expected_frames_are_the_env_models_probabilities_fed_forward():
     assert set(np.unique(argmax)) <= {0.0, 1.0} and not np.allclose(argmax, frames)
     with pytest.raises(ValueError, match="frame_decoding"):
         _core(frame_decoding="mean")
+
+
+class _FixedPolicy(keras.layers.Layer):
+    """A rollout policy with the same logits for every observation: pi_hat = PROBS."""
+
+    PROBS = np.array([0.1, 0.2, 0.3, 0.15, 0.25], np.float32)  # CDF 0.1, 0.3, 0.6, 0.75, 1.0
+
+    def call(self, obs):
+        return tf.tile(tf.math.log(self.PROBS)[None], (tf.shape(obs)[0], 1))
+
+
+def test_each_imagined_step_uses_its_own_noise():
+    """Step t + 1's action is the inverse CDF of pi_hat at ``noise[..., t]``, not at another
+    step's noise (the update replays exactly the actions that the acting pass imagined)."""
+    tau, batch = 4, 2
+    core = ImaginationCore(copy_model(), _FixedPolicy(), NUM_ACTIONS, rollout_length=tau,
+                           rollout_sampling="sample")
+    per_step = np.array([0.01, 0.99, 0.45], np.float32)  # -> actions 0, 4, 2
+    noise = np.broadcast_to(per_step, (batch,) + core.noise_shape()).copy()
+    noise[1, 2] = [0.7, 0.2, 0.05]  # env 1, first action 2: its own per-step noise
+    actions = core(random_obs(batch), noise=noise)["actions"].numpy()
+    cdf = np.cumsum(_FixedPolicy.PROBS)
+    expected = np.minimum(np.searchsorted(cdf, noise, side="right"), NUM_ACTIONS - 1)
+    np.testing.assert_array_equal(expected[0, 0], [0, 4, 2])
+    np.testing.assert_array_equal(actions[:, :, 1:], expected)
+    np.testing.assert_array_equal(actions[:, :, 0], np.tile(np.arange(NUM_ACTIONS), (batch, 1)))

@@ -90,6 +90,20 @@ def test_clipping_per_group_keeps_the_rl_gradient():
         list(range(len(learner.agent.trainable_variables)))
 
 
+def test_clipping_unscales_loss_scaled_gradients():
+    """Under float16 loss scaling the gradients carry the scale S: clipping S * g with ``scale=S``
+    is S times clipping g (each group to 0.5), and the reported norms are g's."""
+    grads = [np.full(4, 0.1, np.float32), np.full(4, 5.0, np.float32)]  # norms 0.2 and 10
+    groups, scale = {"policy": [0], "rollout_policy": [1]}, 1024.0
+    plain, plain_metrics = clip_by_group(grads, groups, 0.5)
+    scaled, metrics = clip_by_group([scale * g for g in grads], groups, 0.5, scale=scale)
+    for a, b in zip(scaled, plain):
+        np.testing.assert_allclose(np.asarray(a), scale * np.asarray(b), rtol=1e-5)
+    for key in ("grad_norm", "grad_norm_policy", "grad_norm_rollout_policy"):
+        np.testing.assert_allclose(float(metrics[key]), float(plain_metrics[key]), rtol=1e-5)
+    np.testing.assert_allclose(float(metrics["grad_norm_policy"]), 0.2, rtol=1e-5)
+
+
 def test_a3c_workers_differentiate_their_own_snapshot(tmp_path):
     from i2a_keras.training.actor_critic import train_actor_critic
     from i2a_keras.training.config import model_free_preset

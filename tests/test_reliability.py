@@ -396,23 +396,32 @@ def test_user_errors_are_one_line_and_debug_shows_the_traceback(run_1000, capsys
 def test_random_kills_then_resume_lose_nothing(tmp_path):
     """SIGKILL a tiny run at random moments (during setup, training, checkpoint writes, the final
     evaluation), restart it each time (resume, or a fresh start if no checkpoint exists yet): the
-    metrics and the final weights equal those of an uninterrupted run."""
+    metrics and the final weights equal those of an uninterrupted run. Until one kill has left a
+    mid-training checkpoint, a kill comes at the latest just after the first checkpoint appears,
+    and the last try waits for it: the run always resumes mid-training at least once."""
     seed = int(os.environ.get("I2A_FAULT_SEED", random.SystemRandom().randrange(2 ** 32)))
     rng = random.Random(seed)
-    args = ["--total-frames", "4000", "--set", "run.log_interval_frames=600",
+    total = 4000
+    args = ["--total-frames", str(total), "--set", "run.log_interval_frames=600",
             "run.checkpoint_interval_frames=800"]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     train.main(tiny(straight, *args))
     latest, final = killed / "checkpoints" / "latest.keras", killed / "checkpoints" / "final.keras"
     kills, returncode = [], None
-    for _ in range(3):
+    for attempt in range(3):
+        mid_run = any(k is not None and k < total for k in kills)
         argv = ["--resume", killed, *args[:2]] if latest.exists() else tiny(killed, *args)
         proc = subprocess.Popen([sys.executable, "-m", "i2a_keras.train", *map(str, argv)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 120
         while not (killed / ".lock").exists() and proc.poll() is None and time.time() < deadline:
             time.sleep(0.01)
-        time.sleep(rng.uniform(0.0, 3.0))
+        kill_at = time.time() + (120.0 if attempt == 2 and not mid_run else rng.uniform(0.0, 3.0))
+        capped = mid_run
+        while time.time() < min(kill_at, deadline) and proc.poll() is None:
+            if not capped and latest.exists():  # a checkpoint to resume from: kill soon after it
+                kill_at, capped = min(kill_at, time.time() + rng.uniform(0.0, 0.2)), True
+            time.sleep(0.01)
         proc.kill()
         proc.wait()
         kills.append(read_training_state(latest)[0]["frames"] if latest.exists() else None)
@@ -422,6 +431,7 @@ def test_random_kills_then_resume_lose_nothing(tmp_path):
     if returncode != 0:  # killed: finish the run (if it had finished training, redo its ending)
         train.main(["--resume", str(killed), *args[:2]] if latest.exists() else tiny(killed, *args))
     context = f"I2A_FAULT_SEED={seed}, checkpoint frames after each kill: {kills}"
+    assert any(k is not None and k < total for k in kills), context  # it resumed mid-training
     assert curve(killed) == curve(straight), context
     frames = [r["frames"] for r in read_jsonl(killed / "metrics.jsonl")]
     assert frames == sorted(set(frames)), context
