@@ -127,6 +127,12 @@ def test_registry_loads_env_models_and_checks_them(tmp_path):
     agent = build_agent("i2a-no-reward", OBS_SHAPE, NUM_ACTIONS,
                         I2AConfig.preset("tiny", env_model_path=nr_path))
     assert not agent.env_model.predict_reward
+    with pytest.raises(ValueError, match="predicts no rewards: use agent 'i2a-no-reward'"):
+        build_agent("i2a", OBS_SHAPE, NUM_ACTIONS, I2AConfig.preset("tiny", env_model_path=nr_path))
+    copy_path = str(tmp_path / "copy.keras")
+    copy_model().save(copy_path)
+    with pytest.raises(ValueError, match="holds a CopyModel, agent 'i2a' needs an EnvModel"):
+        build_agent("i2a", OBS_SHAPE, NUM_ACTIONS, I2AConfig.preset("tiny", env_model_path=copy_path))
 
 
 def test_bad_config_raises():
@@ -138,6 +144,8 @@ def test_bad_config_raises():
         I2AConfig(frame_decoding="sample")
     with pytest.raises(ValueError, match="preset"):
         I2AConfig.preset("huge")
+    with pytest.raises(ValueError, match="stop_on_solve is a Sokoban setting"):
+        I2AConfig(stop_on_solve=True, reward_task="hunt")
     agent = _agent()
     with pytest.raises(ValueError, match="observations"):
         agent(random_obs(2, obs_shape=(6, 6, 7)))

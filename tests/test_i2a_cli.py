@@ -75,6 +75,8 @@ def test_bad_arguments_are_usage_errors(tmp_path, env_model_paths, capsys):
           "--set", "i2a.rollout_lenght=3"], "unknown config key"),
         (["--agent", "model-free", "--run-dir", str(tmp_path / "w"),
           "--set", "i2a.rollout_length=3"], "unknown config key 'model.rollout_length'"),
+        (["--agent", "model-free", "--env-model", env_model_paths["reward"],
+          "--run-dir", str(tmp_path / "v")], "--env-model is meaningless for --agent model-free"),
     ]
     for argv, message in cases:
         with pytest.raises(SystemExit) as exc:

@@ -219,6 +219,15 @@ def test_resume_refuses_settings_the_checkpoint_fixes(run_copy, argv, code, mess
     assert train.main(["--resume", run_copy, "--total-frames", "1200"])["frames"] == 1200
 
 
+def test_resume_refuses_another_run_dir(run_copy, tmp_path, capsys):
+    before = snapshot(run_copy)
+    with pytest.raises(SystemExit) as exc:  # a usage error: argparse's exit status 2
+        train.main(["--resume", run_copy, "--run-dir", str(tmp_path / "other")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--run-dir and --resume name different directories" in err
+    assert snapshot(run_copy) == before and not (tmp_path / "other").exists()
+
+
 def test_resume_records_changes_in_a_resume_log(run_copy):
     config_before = open(os.path.join(run_copy, "config.json")).read()
     train.main(["--resume", run_copy, "--total-frames", "1200", "--set", "eval.num_levels=3"])
