@@ -261,3 +261,57 @@ def test_boxoban_preset_uses_unfiltered_train_and_valid():
     else:
         assert cfg.env.levels.endswith(os.path.join("unfiltered", "train"))
         assert cfg.env.eval_levels.endswith(os.path.join("unfiltered", "valid"))
+
+
+class _StartRooms:
+    """Wraps a vector env and records the rooms every episode starts from (reset, autoreset)."""
+
+    def __init__(self, venv, rooms):
+        self.venv, self.rooms = venv, rooms
+
+    def __getattr__(self, name):
+        return getattr(self.venv, name)
+
+    def reset(self, **kwargs):
+        obs, info = self.venv.reset(**kwargs)
+        self.rooms.extend(np.argmax(obs, -1).astype(np.uint8))
+        return obs, info
+
+    def step(self, actions):
+        obs, reward, terminated, truncated, info = self.venv.step(actions)
+        self.rooms.extend(np.argmax(obs[terminated | truncated], -1).astype(np.uint8))
+        return obs, reward, terminated, truncated, info
+
+
+@pytest.mark.parametrize("explicit", [True, False])
+def test_evaluation_plays_only_held_out_levels(tmp_path, monkeypatch, explicit):
+    """``evaluate_agent`` and the episode GIFs start every episode from a held-out level: a level
+    of ``env.eval_levels`` when it is set, else one of the hash split's ``eval`` side."""
+    from i2a_keras.envs.core import rooms_to_state, state_to_rooms
+    from i2a_keras.models import build_agent
+    from i2a_keras.training import actor_critic
+    from i2a_keras.training.config import EnvConfig
+    from i2a_keras.training.evaluate import episode_frames, evaluate_agent
+
+    train_f, train_s = E.generate_levels(40, (7, 7), 1, seed=1)
+    E.save_pool(str(tmp_path / "train.npz"), train_f, train_s)
+    extra = {}
+    if explicit:
+        eval_f, eval_s = E.generate_levels(10, (7, 7), 1, seed=2)
+        E.save_pool(str(tmp_path / "eval.npz"), eval_f, eval_s)
+        extra["eval_levels"] = f"pool:{tmp_path / 'eval.npz'}"
+    cfg = EnvConfig(dim_room=(7, 7), num_boxes=1, max_steps=6, levels=f"pool:{tmp_path / 'train.npz'}",
+                    holdout_fraction=0.5, **extra)
+    rooms, make_env = [], actor_critic.make_env
+    monkeypatch.setattr(actor_critic, "make_env", lambda *a: _StartRooms(make_env(*a), rooms))
+    agent = build_agent("model-free", (7, 7, 7), 5)
+    evaluate_agent(agent, cfg, num_levels=8, num_envs=4)
+    episode_frames(agent, cfg, episodes=2)
+    assert len(rooms) >= 8 + 2
+    fixed, state = rooms_to_state(np.stack(rooms))
+    if explicit:
+        held_out = {state_to_rooms(s, f).tobytes() for f, s in zip(eval_f, eval_s)}
+        assert all(r.tobytes() in held_out for r in rooms)
+    else:
+        assert split_mask(fixed, state, "eval", 0.5).all()
+        assert not split_mask(train_f, train_s, "eval", 0.5).all()  # the pool holds both sides
