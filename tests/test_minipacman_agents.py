@@ -170,12 +170,26 @@ def test_env_model_run_reports_accuracy_per_event(env_model_run):
 # --- agents -----------------------------------------------------------------------------------
 
 def _resume_check(args, run_dir):
+    """Stopped at 400 frames and resumed to 800, the run equals an uninterrupted one: the same
+    curve (games, returns, losses) and the same final weights."""
     train.main(args + ["--run-dir", run_dir, "--total-frames", "400"])
     summary = train.main(["--resume", run_dir, "--total-frames", "800"])
     assert summary["frames"] == 800
     rows = read_jsonl(os.path.join(run_dir, "metrics.jsonl"))
     assert [r["frames"] for r in rows] == [200, 400, 600, 800]
     assert all("charts/solve_rate" not in r for r in rows)  # MiniPacman has no "solved"
+    straight = run_dir + "_straight"
+    train.main(args + ["--run-dir", straight, "--total-frames", "800"])
+
+    def curve(d):
+        return [{k: v for k, v in r.items() if k != "charts/SPS"}
+                for r in read_jsonl(os.path.join(d, "metrics.jsonl"))]
+
+    assert curve(run_dir) == curve(straight)
+    final = [load_checkpoint(os.path.join(d, "checkpoints", "final.keras"), compile=False)[0]
+             for d in (run_dir, straight)]
+    for x, y in zip(final[0].get_weights(), final[1].get_weights()):
+        np.testing.assert_array_equal(x, y)
     return summary
 
 
