@@ -140,6 +140,23 @@ def test_a2c_loss_hand_computed():
     np.testing.assert_allclose(float(total), policy + 0.5 * value - 0.1 * ent, rtol=1e-5)
 
 
+def test_a2c_loss_normalized_advantages_hand_computed():
+    """``normalize_advantages``: the policy term uses (A - mean A) / std A; the value term and the
+    entropy are unchanged."""
+    logits = np.array([[0.0, np.log(3.0)], [0.0, 0.0], [np.log(3.0), 0.0]], np.float32)
+    values = np.array([1.0, -1.0, 0.5], np.float32)
+    returns = np.array([4.0, -2.0, 0.5], np.float32)  # advantages (3, -1, 0): mean 2/3
+    actions = np.array([1, 0, 0])
+    _, plain = a2c_loss({"logits": logits, "value": values}, actions, returns)
+    _, m = a2c_loss({"logits": logits, "value": values}, actions, returns, normalize_advantages=True)
+    adv = returns - values
+    adv = (adv - adv.mean()) / adv.std()  # population std, as keras.ops.std
+    policy = -np.mean(np.log([0.75, 0.5, 0.75]) * adv)
+    np.testing.assert_allclose(float(m["policy"]), policy, rtol=1e-5)
+    for key in ("value", "entropy"):
+        np.testing.assert_allclose(float(m[key]), float(plain[key]), rtol=1e-6)
+
+
 def test_a2c_loss_adds_aux_loss_and_stops_advantage_gradient():
     logits = tf.Variable([[0.3, -0.2, 0.1]])
     values = tf.Variable([0.5])
