@@ -8,6 +8,7 @@ import pytest
 
 from i2a_keras.models.env_model import EnvModel
 from i2a_keras.train import main
+from i2a_keras.training.checkpoint import load_checkpoint
 from i2a_testing import reevaluate
 
 TINY = ["--preset", "tiny", "--set", "run.total_frames=80", "--set", "eval.num_levels=2",
