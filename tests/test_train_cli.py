@@ -13,7 +13,7 @@ from i2a_keras.algos.a2c import A2CConfig, make_optimizer
 from i2a_keras.models import ModelFreeConfig, build_agent
 from i2a_keras.models.i2a import I2AConfig
 from i2a_keras.training.checkpoint import (CheckpointError, load_checkpoint, numpy_rng_state,
-                                           restore_numpy_rng, save_checkpoint)
+                                           read_training_state, restore_numpy_rng, save_checkpoint)
 from i2a_keras.training.config import apply_overrides, describe_config, model_free_preset
 from i2a_keras.training.run_dir import read_jsonl
 from i2a_testing import reevaluate
@@ -85,6 +85,45 @@ def test_resume_reproduces_uninterrupted_run(tiny_run, tmp_path):
     a, sa, _ = load_checkpoint(os.path.join(straight_dir, "checkpoints", "latest.keras"))
     b, sb, _ = load_checkpoint(os.path.join(run_dir, "checkpoints", "latest.keras"))
     assert sa["frames"] == sb["frames"] == 2000 and sa["updates"] == sb["updates"]
+    for x, y in zip(a.get_weights() + [v.numpy() for v in a.optimizer.variables],
+                    b.get_weights() + [v.numpy() for v in b.optimizer.variables]):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_resume_is_exact_with_the_boxoban_anchors_update(tmp_path):
+    """The learned-planner anchors' update (V-trace, several minibatches, Adam, a linear learning
+    rate) resumes exactly: stopped by SIGINT mid-run and resumed, the curve and the weights equal
+    an uninterrupted run's (the optimizer's step count, the schedule and the minibatches carry over)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = TINY + ["--total-frames", "3200", "--set", "a2c.vtrace=true", "a2c.num_minibatches=2",
+                   "a2c.gae_lambda=0.5", "a2c.optimizer=adam", "a2c.learning_rate=4e-4",
+                   "a2c.lr_schedule=linear", "run.checkpoint_interval_frames=400", "eval.num_levels=2",
+                   "eval.gif=false", "run.progress=false"]
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    train.main(args + ["--run-dir", straight])
+    latest = os.path.join(resumed, "checkpoints", "latest.keras")
+    proc = subprocess.Popen([sys.executable, "-m", "i2a_keras.train", *args, "--run-dir", resumed],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not os.path.exists(latest) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait() == 130  # stopped by the signal, after a checkpoint
+    assert 0 < read_training_state(latest)[0]["frames"] < 3200
+    train.main(["--resume", resumed])
+
+    def rows(d):
+        return [{k: v for k, v in r.items() if k != "charts/SPS"}
+                for r in read_jsonl(os.path.join(d, "metrics.jsonl"))]
+
+    assert rows(resumed) == rows(straight) and len(rows(straight)) == 6
+    a, sa, _ = load_checkpoint(os.path.join(straight, "checkpoints", "latest.keras"))
+    b, sb, _ = load_checkpoint(latest)
+    assert sa["frames"] == sb["frames"] == 3200 and sa["updates"] == sb["updates"]
     for x, y in zip(a.get_weights() + [v.numpy() for v in a.optimizer.variables],
                     b.get_weights() + [v.numpy() for v in b.optimizer.variables]):
         np.testing.assert_array_equal(x, y)
