@@ -1,4 +1,5 @@
-"""Shared fixtures for the tests: tiny env models, synthetic one-hot observations, re-evaluating a run."""
+"""Shared fixtures for the tests: tiny env models, synthetic one-hot observations, and reading back
+a run (its curve, its checkpoint's arrays, its final evaluation recomputed)."""
 import numpy as np
 
 from i2a_keras.models.env_model import CopyModel, EnvModel
@@ -38,3 +39,31 @@ def reevaluate(run_dir):
     ev = config["eval"]
     return evaluate_agent(agent, config_from_dict(EnvConfig, config["env"]), ev["num_levels"],
                           ev["num_envs"], greedy=ev["greedy"])
+
+
+def curve(run_dir):
+    """A run's ``metrics.jsonl`` rows without the wall-clock ``charts/SPS``: equal for two runs that
+    trained identically."""
+    import os
+
+    from i2a_keras.training.run_dir import read_jsonl
+
+    return [{k: v for k, v in r.items() if k != "charts/SPS"}
+            for r in read_jsonl(os.path.join(run_dir, "metrics.jsonl"))]
+
+
+def latest_arrays(run_dir):
+    """``(state, arrays)`` of a run's ``checkpoints/latest.keras``: the training state and every
+    weight and optimizer variable, for comparing two runs exactly."""
+    import os
+
+    from i2a_keras.training.checkpoint import load_checkpoint
+
+    agent, state, _ = load_checkpoint(os.path.join(run_dir, "checkpoints", "latest.keras"))
+    return state, agent.get_weights() + [v.numpy() for v in agent.optimizer.variables]
+
+
+def assert_same_arrays(xs, ys):
+    assert len(xs) == len(ys)
+    for x, y in zip(xs, ys):
+        np.testing.assert_array_equal(x, y)

@@ -9,7 +9,7 @@ import pytest
 from i2a_keras.models.env_model import EnvModel
 from i2a_keras.train import main
 from i2a_keras.training.checkpoint import load_checkpoint
-from i2a_testing import reevaluate
+from i2a_testing import assert_same_arrays, latest_arrays, reevaluate
 
 TINY = ["--preset", "tiny", "--set", "run.total_frames=80", "--set", "eval.num_levels=2",
         "--set", "eval.num_envs=2", "--set", "eval.gif=false", "--set", "run.progress=false"]
@@ -112,12 +112,9 @@ def test_resume_of_a_sampled_i2a_run_is_exact(tmp_path, env_model_paths):
     main(["i2a", "--run-dir", straight, "--total-frames", "160"] + args)
     main(["i2a", "--run-dir", resumed, "--total-frames", "80"] + args)
     main(["i2a", "--resume", resumed, "--total-frames", "160"])
-    a, sa, _ = load_checkpoint(os.path.join(straight, "checkpoints", "latest.keras"))
-    b, sb, _ = load_checkpoint(os.path.join(resumed, "checkpoints", "latest.keras"))
+    (sa, wa), (sb, wb) = latest_arrays(straight), latest_arrays(resumed)
     assert sa["frames"] == sb["frames"] == 160
-    for x, y in zip(a.get_weights() + [v.numpy() for v in a.optimizer.variables],
-                    b.get_weights() + [v.numpy() for v in b.optimizer.variables]):
-        np.testing.assert_array_equal(x, y)
+    assert_same_arrays(wa, wb)
 
 
 def test_bfloat16_i2a_keeps_its_loaded_env_model_in_float32(tmp_path, env_model_paths):

@@ -18,6 +18,7 @@ from i2a_keras.training.collect import TransitionStore
 from i2a_keras.training.config import EnvConfig
 from i2a_keras.training.env_model_data import TransitionBatches
 from i2a_keras.training.run_dir import read_jsonl
+from i2a_testing import assert_same_arrays, curve, latest_arrays
 
 TINY = ["--preset", "minipacman_tiny"]
 
@@ -171,7 +172,7 @@ def test_env_model_run_reports_accuracy_per_event(env_model_run):
 
 def _resume_check(args, run_dir):
     """Stopped at 400 frames and resumed to 800, the run equals an uninterrupted one: the same
-    curve (games, returns, losses) and the same final weights."""
+    curve (games, returns, losses), weights and optimizer state."""
     train.main(args + ["--run-dir", run_dir, "--total-frames", "400"])
     summary = train.main(["--resume", run_dir, "--total-frames", "800"])
     assert summary["frames"] == 800
@@ -180,16 +181,10 @@ def _resume_check(args, run_dir):
     assert all("charts/solve_rate" not in r for r in rows)  # MiniPacman has no "solved"
     straight = run_dir + "_straight"
     train.main(args + ["--run-dir", straight, "--total-frames", "800"])
-
-    def curve(d):
-        return [{k: v for k, v in r.items() if k != "charts/SPS"}
-                for r in read_jsonl(os.path.join(d, "metrics.jsonl"))]
-
     assert curve(run_dir) == curve(straight)
-    final = [load_checkpoint(os.path.join(d, "checkpoints", "final.keras"), compile=False)[0]
-             for d in (run_dir, straight)]
-    for x, y in zip(final[0].get_weights(), final[1].get_weights()):
-        np.testing.assert_array_equal(x, y)
+    (sa, wa), (sb, wb) = latest_arrays(run_dir), latest_arrays(straight)
+    assert sa["frames"] == sb["frames"] == 800
+    assert_same_arrays(wa, wb)
     return summary
 
 

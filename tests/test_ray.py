@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from i2a_keras import train
-from i2a_keras.training.checkpoint import load_checkpoint
 from i2a_keras.training.run_dir import read_jsonl
-from i2a_testing import tiny_env_model
+from i2a_testing import assert_same_arrays, curve, latest_arrays, tiny_env_model
 
 TINY = ["--preset", "tiny", "--set", "run.total_frames=800", "run.log_interval_frames=80",
         "run.checkpoint_interval_frames=320", "eval.num_levels=2", "eval.gif=false"]
@@ -27,16 +26,6 @@ def ray_cluster():
     ray.shutdown()
 
 
-def _rows(run_dir):
-    return [{k: v for k, v in r.items() if k != "charts/SPS"}
-            for r in read_jsonl(os.path.join(run_dir, "metrics.jsonl"))]
-
-
-def _weights(run_dir):
-    agent, state, _ = load_checkpoint(os.path.join(run_dir, "checkpoints", "latest.keras"))
-    return state, agent.get_weights() + [v.numpy() for v in agent.optimizer.variables]
-
-
 def test_sync_ray_with_one_worker_is_the_local_a2c_run(ray_cluster, tmp_path):
     """Same seeds, same env and action streams: one Ray worker reproduces single-process A2C,
     through two checkpoints (env re-seeding) and the final evaluation."""
@@ -44,11 +33,10 @@ def test_sync_ray_with_one_worker_is_the_local_a2c_run(ray_cluster, tmp_path):
     train.main(TINY + ["--run-dir", local])
     summary = train.main(TINY + ["--run-dir", remote, "--distributed", "ray"])
     assert summary["frames"] == 800 and summary["updates"] == 20
-    assert _rows(remote) == _rows(local)
-    (sa, wa), (sb, wb) = _weights(local), _weights(remote)
+    assert curve(remote) == curve(local)
+    (sa, wa), (sb, wb) = latest_arrays(local), latest_arrays(remote)
     assert sa["action_rngs"] == sb["action_rngs"]
-    for x, y in zip(wa, wb):
-        np.testing.assert_array_equal(x, y)
+    assert_same_arrays(wa, wb)
     assert json.load(open(tmp_path / "ray" / "eval.json")) == json.load(open(tmp_path / "local" / "eval.json"))
 
 
@@ -61,14 +49,13 @@ def test_async_ray_resume_is_exact_and_the_policy_lag_bounded(ray_cluster, tmp_p
     assert summary["frames"] == 800 and summary["updates"] == 20
     train.main(args + ["--run-dir", resumed, "--total-frames", "320"])
     train.main(["--resume", resumed, "--total-frames", "800"])
-    rows = _rows(straight)
-    assert rows == _rows(resumed)
+    rows = curve(straight)
+    assert rows == curve(resumed)
     assert {r["losses/policy_lag"] for r in rows} <= {0.5, 1.0}  # 2 updates per log: (0+1)/2, 1
     assert max(r["losses/behaviour_kl"] for r in rows) > 0.0  # off-policy by one update
-    (sa, wa), (sb, wb) = _weights(straight), _weights(resumed)
+    (sa, wa), (sb, wb) = latest_arrays(straight), latest_arrays(resumed)
     assert sa["frames"] == sb["frames"] == 800 and len(sa["action_rngs"]) == 2
-    for x, y in zip(wa, wb):
-        np.testing.assert_array_equal(x, y)
+    assert_same_arrays(wa, wb)
 
 
 @pytest.mark.parametrize("synchronous", [False, True], ids=["async", "sync"])

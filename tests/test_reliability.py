@@ -17,6 +17,7 @@ from i2a_keras import train
 from i2a_keras.training.checkpoint import (NonFiniteError, load_checkpoint, read_training_state,
                                            save_checkpoint)
 from i2a_keras.training.run_dir import RunDir, RunDirLockedError, read_jsonl
+from i2a_testing import curve
 
 FAST = ["--set", "eval.gif=false", "eval.num_levels=2", "eval.num_envs=2"]
 
@@ -41,11 +42,6 @@ def snapshot(run_dir):
                 with open(path, "rb") as fh:
                     out[os.path.relpath(path, run_dir)] = fh.read()
     return out
-
-
-def curve(run_dir):
-    return [{k: v for k, v in r.items() if k != "charts/SPS"}
-            for r in read_jsonl(os.path.join(run_dir, "metrics.jsonl"))]
 
 
 @pytest.fixture(scope="module")

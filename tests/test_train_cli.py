@@ -16,7 +16,7 @@ from i2a_keras.training.checkpoint import (CheckpointError, load_checkpoint, num
                                            read_training_state, restore_numpy_rng, save_checkpoint)
 from i2a_keras.training.config import apply_overrides, describe_config, model_free_preset
 from i2a_keras.training.run_dir import read_jsonl
-from i2a_testing import reevaluate
+from i2a_testing import assert_same_arrays, curve, latest_arrays, reevaluate
 
 TINY = ["--preset", "tiny", "--set", "run.log_interval_frames=600"]
 
@@ -77,17 +77,10 @@ def test_resume_reproduces_uninterrupted_run(tiny_run, tmp_path):
         train.main(TINY + ["--run-dir", run_dir])
     train.main(["--resume", run_dir, "--total-frames", "2000"])
 
-    def rows(d):
-        return [{k: v for k, v in r.items() if k != "charts/SPS"}
-                for r in read_jsonl(os.path.join(d, "metrics.jsonl"))]
-
-    assert rows(run_dir) == rows(straight_dir)
-    a, sa, _ = load_checkpoint(os.path.join(straight_dir, "checkpoints", "latest.keras"))
-    b, sb, _ = load_checkpoint(os.path.join(run_dir, "checkpoints", "latest.keras"))
+    assert curve(run_dir) == curve(straight_dir)
+    (sa, wa), (sb, wb) = latest_arrays(straight_dir), latest_arrays(run_dir)
     assert sa["frames"] == sb["frames"] == 2000 and sa["updates"] == sb["updates"]
-    for x, y in zip(a.get_weights() + [v.numpy() for v in a.optimizer.variables],
-                    b.get_weights() + [v.numpy() for v in b.optimizer.variables]):
-        np.testing.assert_array_equal(x, y)
+    assert_same_arrays(wa, wb)
 
 
 def test_resume_is_exact_with_the_boxoban_anchors_update(tmp_path):
@@ -116,17 +109,10 @@ def test_resume_is_exact_with_the_boxoban_anchors_update(tmp_path):
     assert 0 < read_training_state(latest)[0]["frames"] < 3200
     train.main(["--resume", resumed])
 
-    def rows(d):
-        return [{k: v for k, v in r.items() if k != "charts/SPS"}
-                for r in read_jsonl(os.path.join(d, "metrics.jsonl"))]
-
-    assert rows(resumed) == rows(straight) and len(rows(straight)) == 6
-    a, sa, _ = load_checkpoint(os.path.join(straight, "checkpoints", "latest.keras"))
-    b, sb, _ = load_checkpoint(latest)
+    assert curve(resumed) == curve(straight) and len(curve(straight)) == 6
+    (sa, wa), (sb, wb) = latest_arrays(straight), latest_arrays(resumed)
     assert sa["frames"] == sb["frames"] == 3200 and sa["updates"] == sb["updates"]
-    for x, y in zip(a.get_weights() + [v.numpy() for v in a.optimizer.variables],
-                    b.get_weights() + [v.numpy() for v in b.optimizer.variables]):
-        np.testing.assert_array_equal(x, y)
+    assert_same_arrays(wa, wb)
 
 
 def test_checkpoint_round_trip_model_optimizer_counters(tmp_path):
