@@ -56,7 +56,10 @@ def evaluate_box_counts(path: str, pools: dict, num_levels: int, num_envs: int, 
     out = {"checkpoint": os.path.abspath(path), "frames": state.get("frames"), "rates": {}}
     for boxes, pool in pools.items():
         start = time.time()
-        level_env = dataclasses.replace(env, num_boxes=int(boxes), eval_levels=f"pool:{pool}")
+        # The run's own level folders (maybe another machine's) play no part: the pool is the
+        # held-out set.
+        level_env = dataclasses.replace(env, num_boxes=int(boxes), levels="generator",
+                                        eval_levels=f"pool:{pool}")
         result = evaluate_agent(agent, level_env, num_levels, num_envs, greedy=greedy, seed=seed)
         out["rates"][str(boxes)] = result["solve_rate"]
         print(f"{os.path.basename(path)}: {boxes} box(es): {100 * result['solve_rate']:.1f}% of "

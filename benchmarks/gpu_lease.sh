@@ -21,35 +21,40 @@
 #      side by side (benchmarks/bench_i2a_cost.py), for each preset in BENCH_PRESETS and each
 #      dtype setting in BENCH_PRECISIONS (one bench call each, float32 first), each stopped after
 #      BENCH_SECONDS;
-#   3. resumes the Boxoban I2A from assets/pretrained/i2a_boxoban.keras for TRAIN_SECONDS with
+#   3. resumes the Boxoban run TRAIN_RUN (its record results/TRAIN_RUN and its resumable
+#      checkpoint assets/pretrained/TRAIN_RUN.keras) for TRAIN_SECONDS with
 #      --mixed-precision TRAIN_PRECISION (a resume may switch between off and bfloat16; if the
 #      trainer fails within its first 90 s, the rest of the time goes to a float32 resume), stops it
 #      with SIGINT (the trainer writes its checkpoint) and returns the run folder as
-#      $OUT/i2a_boxoban_gpu.tar, to be resumed on the CPU (see docs/results.md); the GPU's
+#      $OUT/TRAIN_RUN_gpu.tar, to be resumed on the CPU (see docs/results.md); the GPU's
 #      utilisation is sampled every 5 s meanwhile ($OUT/gpu_util.csv);
 #   4. when MF_SECONDS > 0, trains the boxoban model-free preset from scratch for MF_SECONDS, for
 #      its training frames/s beside the I2A's ($OUT/mf_boxoban_gpu_metrics.jsonl).
 # A lease's leftover time: the machine stays warm for 30 s after a call and keeps /tmp, so a second
 # call made at once with CONTINUE=1 (and TRAIN_SECONDS to fit) skips the install and stages 1, 2
-# and 4, and resumes the I2A from the first call's checkpoint in /tmp.
-# Environment: OUT (where results go), BENCH_PRESETS (default "paper"; "boxoban" was measured on
-# 2026-11-26), BENCH_PRECISIONS (default "off bfloat16"), BENCH_SECONDS (default 100 per bench),
+# and 4, and resumes TRAIN_RUN from the first call's checkpoint in /tmp.
+# Environment: OUT (where results go), TRAIN_RUN (default mf_boxoban_res6_vtrace_seed1; the
+# Boxoban I2A, i2a_boxoban, finished its 5e7 frames in the lease of 2026-11-26 23:01 UTC),
+# BENCH_PRESETS (default none: "boxoban" and "paper" were both measured on 2026-11-26),
+# BENCH_PRECISIONS (default "off bfloat16"), BENCH_SECONDS (default 100 per bench),
 # TRAIN_SECONDS (default 330; cut so that the call ends by DEADLINE, default 550 s after it
-# starts), TRAIN_PRECISION (default bfloat16; off after a fallback), MF_SECONDS (default 0),
+# starts), TRAIN_PRECISION (default off: bfloat16 did not speed the host-bound GPU run, see
+# docs/results.md; off after a fallback), MF_SECONDS (default 0),
 # CONTINUE=1 (above), PYTHON (default python3), SKIP_INSTALL=1 where Keras is already installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to the folder for results}
 PYTHON=${PYTHON:-python3}
-BENCH_PRESETS=${BENCH_PRESETS-paper}
+BENCH_PRESETS=${BENCH_PRESETS-}
+TRAIN_RUN=${TRAIN_RUN:-mf_boxoban_res6_vtrace_seed1}
 BENCH_PRECISIONS=${BENCH_PRECISIONS-off bfloat16}
 BENCH_SECONDS=${BENCH_SECONDS:-100}
 DEADLINE=${DEADLINE:-550}
-TRAIN_PRECISION=${TRAIN_PRECISION:-bfloat16}
+TRAIN_PRECISION=${TRAIN_PRECISION:-off}
 TRAIN_SECONDS=${TRAIN_SECONDS:-330}
 MF_SECONDS=${MF_SECONDS:-0}
 CONTINUE=${CONTINUE:-0}
-LEVELS=/tmp/boxoban-levels RUN=/tmp/i2a_boxoban_gpu
+LEVELS=/tmp/boxoban-levels RUN=/tmp/${TRAIN_RUN}_gpu
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 if [ "$CONTINUE" = 1 ]; then
   [ -f "$RUN/checkpoints/latest.keras" ] || { echo "CONTINUE=1: no $RUN on this machine"; exit 1; }
@@ -83,11 +88,11 @@ fi
 LIMIT=$((DEADLINE - SECONDS - 30 - MF_SECONDS))  # 30 s for the checkpoint, the tar, stage 4's start
 [ "$TRAIN_SECONDS" -gt "$LIMIT" ] && TRAIN_SECONDS=$LIMIT
 [ -f "$RUN/precision_fallback" ] && TRAIN_PRECISION=off  # bfloat16 failed in the first call
-echo "== 3. the Boxoban I2A, resumed for $TRAIN_SECONDS s (--mixed-precision $TRAIN_PRECISION)"
+echo "== 3. $TRAIN_RUN, resumed for $TRAIN_SECONDS s (--mixed-precision $TRAIN_PRECISION)"
 if [ "$CONTINUE" != 1 ]; then
   mkdir -p "$LEVELS" && tar -xJf .levels/boxoban_subset.tar.xz -C "$LEVELS" || exit 1
-  rm -rf "$RUN" && cp -r results/i2a_boxoban "$RUN" && mkdir -p "$RUN/checkpoints" \
-    && cp assets/pretrained/i2a_boxoban.keras "$RUN/checkpoints/latest.keras" || exit 1
+  rm -rf "$RUN" && cp -r "results/$TRAIN_RUN" "$RUN" && mkdir -p "$RUN/checkpoints" \
+    && cp "assets/pretrained/$TRAIN_RUN.keras" "$RUN/checkpoints/latest.keras" || exit 1
 fi
 SOURCES=("env.levels=boxoban:$LEVELS/unfiltered/train" "env.eval_levels=boxoban:$LEVELS/unfiltered/valid")
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 > "$OUT/gpu_util.csv" 2>/dev/null &
@@ -107,7 +112,9 @@ if [ "$STATUS" != 124 ] && [ "$STATUS" != 0 ] && [ "$TRAIN_PRECISION" != off ] &
 fi
 kill "$SMI" 2>/dev/null
 tail -n 3 "$RUN/metrics.jsonl"
-tar -cf "$OUT/i2a_boxoban_gpu.tar" -C /tmp "$(basename "$RUN")"
+# Files come back only up to 16 MB each: the run's end writes final.keras (the agent alone, ~10 MB)
+# beside latest.keras (the same weights with the optimizer), so only latest.keras travels back.
+tar -cf "$OUT/${TRAIN_RUN}_gpu.tar" --exclude=final.keras -C /tmp "$(basename "$RUN")"
 
 if [ "$MF_SECONDS" -gt 0 ]; then
   echo "== 4. the boxoban model-free preset, from scratch for $MF_SECONDS s"

@@ -241,8 +241,9 @@ BOXOBAN_5X5 = "".join(f"; {i}\n#####\n#@ $#\n#   #\n#  .#\n#####\n\n" for i in r
 
 
 def test_resume_follows_boxoban_levels_to_another_folder(tmp_path, capsys):
-    """A run on Boxoban files resumes on a machine where they live elsewhere (Colab, the GPU
-    machine); the move is recorded, and a later resume keeps reading the new folder."""
+    """A run on Boxoban files resumes, and its checkpoint is evaluated, on a machine where they
+    live elsewhere (Colab, the GPU machine); the move is recorded, and a later resume keeps
+    reading the new folder."""
     old, new = tmp_path / "old", tmp_path / "new"
     for folder in (old, new):
         folder.mkdir()
@@ -252,6 +253,13 @@ def test_resume_follows_boxoban_levels_to_another_folder(tmp_path, capsys):
                     f"env.eval_levels=boxoban:{old}"))
     (old / "000.txt").unlink()
     old.rmdir()
+    ckpt = os.path.join(run_dir, "checkpoints", "latest.keras")
+    code, err = cli(["evaluate", "--checkpoint", ckpt, "--set", "eval.num_levels=2"], capsys)
+    assert code == 1 and "pass --set env.eval_levels=boxoban:FOLDER" in err[0]
+    result = train.main(["evaluate", "--checkpoint", ckpt, "--out", str(tmp_path / "eval.json"),
+                         "--set", "eval.num_levels=2", f"env.eval_levels=boxoban:{new}"])
+    assert result["num_levels"] == 2 and result["env"]["eval_levels"] == f"boxoban:{new}"
+    capsys.readouterr()
     code, err = cli(["--resume", run_dir, "--total-frames", "1200"], capsys)
     assert code == 1 and "cannot open the train levels" in err[0]
     summary = train.main(["--resume", run_dir, "--total-frames", "1200", "--set",
@@ -260,6 +268,33 @@ def test_resume_follows_boxoban_levels_to_another_folder(tmp_path, capsys):
     (row,) = read_jsonl(os.path.join(run_dir, "resume_log.jsonl"))
     assert row["changes"]["env.levels"] == {"from": f"boxoban:{old}", "to": f"boxoban:{new}"}
     assert train.main(["--resume", run_dir, "--total-frames", "1400"])["frames"] == 1400
+
+
+BOXOBAN_10X10 = "".join(f"; {i}\n" + "#" * 10 + "\n" + "#@ $    .#\n" + "#        #\n" * 7 + "#" * 10 + "\n\n"
+                        for i in range(2))
+
+
+def test_box_count_table_plays_a_checkpoint_whose_level_folder_is_gone(tmp_path):
+    """benchmarks/box_count_generalisation.py plays its own generated rooms, so an agent trained on
+    Boxoban files that live elsewhere (the GPU machine's /tmp) still gets its table row."""
+    import importlib.util
+
+    folder = tmp_path / "levels"
+    folder.mkdir()
+    (folder / "000.txt").write_text(BOXOBAN_10X10)
+    run_dir = tmp_path / "run"
+    train.main(tiny(run_dir, "--total-frames", "200", "--set", "env.dim_room=10,10", "env.num_boxes=1",
+                    f"env.levels=boxoban:{folder}", f"env.eval_levels=boxoban:{folder}"))
+    shutil.rmtree(folder)
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks", "box_count_generalisation.py")
+    spec = importlib.util.spec_from_file_location("box_count_generalisation", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "box_counts.json"
+    script.main(["--agent", f"tiny={run_dir / 'checkpoints' / 'final.keras'}", "--boxes", "1", "2",
+                 "--levels", "2", "--num-envs", "2", "--cache", str(tmp_path / "cache"), "--out", str(out)])
+    rates = json.loads(out.read_text())["agents"]["tiny"]["rates"]
+    assert set(rates) == {"1", "2"} and all(0 <= r <= 1 for r in rates.values())
 
 
 def test_resume_cannot_swap_generated_levels_for_files(run_copy, tmp_path, capsys):

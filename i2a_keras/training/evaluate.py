@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from i2a_keras.algos.a2c import final_obs_rows, make_actor
+from i2a_keras.envs.levels import check_level_spec, level_paths_unchecked
 from i2a_keras.training.config import EnvConfig, EvalConfig, apply_overrides, config_from_dict
 
 __all__ = ["evaluate_agent", "episode_frames", "record_episode_gif", "EvaluateConfig", "build_config", "run",
-           "add_arguments", "run_command", "checkpoint_kind", "run_env_config",
+           "add_arguments", "run_command", "checkpoint_kind", "run_env_config", "check_run_levels",
            "check_agent_fits"]
 
 
@@ -202,18 +203,42 @@ def run_command(args) -> dict | None:
     return run(config, env_overrides=env_items)
 
 
-def run_env_config(checkpoint: str, state: dict) -> EnvConfig | None:
+def run_env_config(checkpoint: str, state: dict, overrides=()) -> EnvConfig | None:
     """The env a checkpoint was trained with: its saved config's, else its run directory's
     ``config.json``'s (``RUN/checkpoints/X.keras``); None when neither carries one. ``state``:
-    what :func:`~i2a_keras.training.checkpoint.load_checkpoint` returned with the model."""
+    what :func:`~i2a_keras.training.checkpoint.load_checkpoint` returned with the model;
+    ``overrides``: ``"env.KEY=VALUE"`` items applied on top. The saved level folders are those of
+    the machine the run trained on, so they are not checked here: the overrides may move them,
+    and :func:`check_run_levels` checks the ones that will be played."""
     saved = state.get("config")
     run_config = os.path.join(_run_dir_of(checkpoint) or "", "config.json")
     if saved is None and os.path.isfile(run_config):
         with open(run_config) as fh:
             saved = json.load(fh)
-    if saved is not None and "env" in saved:
-        return config_from_dict(EnvConfig, saved["env"])
-    return None
+    if saved is None or "env" not in saved:
+        return None
+    with level_paths_unchecked():
+        return apply_overrides(_RunEnv(config_from_dict(EnvConfig, saved["env"])), overrides).env
+
+
+@dataclass
+class _RunEnv:
+    """The ``env`` section alone, so that ``env.KEY=VALUE`` overrides apply to a run's env."""
+    env: EnvConfig
+
+
+def check_run_levels(env: EnvConfig, checkpoint: str) -> None:
+    """Raise ``ValueError`` naming the ``--set`` to pass when the held-out levels ``env`` plays
+    (a run's saved folder, say from another machine) are not on this one."""
+    if env.game != "sokoban":
+        return
+    key = "eval_levels" if env.eval_levels else "levels"
+    try:
+        check_level_spec(getattr(env, key))
+    except ValueError as exc:
+        raise ValueError(f"{checkpoint} was trained with env.{key} on another machine's folder "
+                         f"({exc}); pass --set env.{key}=boxoban:FOLDER (or pool:FILE.npz) to "
+                         "play the held-out levels from where they are here") from exc
 
 
 def _run_dir_of(checkpoint: str) -> str | None:
@@ -271,11 +296,11 @@ def run(config: EvaluateConfig, resume: bool = False, env_overrides=()) -> dict:
                          f"an agent on it with `python -m i2a_keras.train i2a --env-model {path}`")
     env = config.env
     if config.use_run_env:
-        env = run_env_config(path, state)
+        env = run_env_config(path, state, env_overrides)
         if env is None:
             raise ValueError(f"no training config found for {path}; pass "
                              "--set use_run_env=false env.dim_room=... env.num_boxes=...")
-        env = apply_overrides(dataclasses.replace(config, env=env), env_overrides).env
+        check_run_levels(env, path)
     check_agent_fits(agent, env, path)
     run_dir = _run_dir_of(path)
     from i2a_keras.training.actor_critic import env_title

@@ -39,7 +39,7 @@ from i2a_keras.algos.a2c import make_actor
 from i2a_keras.search.mc_search import MCSearchConfig
 from i2a_keras.search.mcts import MCTSConfig
 from i2a_keras.search.outer_loop import MAX_ATTEMPTS
-from i2a_keras.training.config import EnvConfig, apply_overrides, config_from_dict, config_to_dict
+from i2a_keras.training.config import EnvConfig, config_from_dict, config_to_dict
 
 __all__ = ["PLANNERS", "SearchConfig", "build_config", "held_out_levels", "run", "add_arguments",
            "run_command"]
@@ -170,15 +170,16 @@ def _env_model(config: SearchConfig, env: EnvConfig, rollout_agent):
 
 
 def _search_env(config: SearchConfig, state: dict, path: str, env_overrides) -> EnvConfig:
-    from i2a_keras.training.evaluate import run_env_config
+    from i2a_keras.training.evaluate import check_run_levels, run_env_config
 
     if not config.use_run_env:
         return config.env
-    env = run_env_config(path, state)
+    env = run_env_config(path, state, env_overrides)
     if env is None:
         raise ValueError(f"no training config found for {path}; pass "
                          "--set use_run_env=false env.dim_room=... env.num_boxes=...")
-    return apply_overrides(dataclasses.replace(config, env=env), env_overrides).env
+    check_run_levels(env, path)
+    return env
 
 
 def _progress(config: SearchConfig, total: int):
