@@ -29,7 +29,10 @@
 #      $OUT/TRAIN_RUN_gpu.tar, to be resumed on the CPU (see docs/results.md); the GPU's
 #      utilisation is sampled every 5 s meanwhile ($OUT/gpu_util.csv);
 #   4. when MF_SECONDS > 0, trains the boxoban model-free preset from scratch for MF_SECONDS, for
-#      its training frames/s beside the I2A's ($OUT/mf_boxoban_gpu_metrics.jsonl).
+#      its training frames/s ($OUT/mf_boxoban_gpu_metrics.jsonl); MF_SET adds --set items, e.g. the
+#      learned-planner ResNet: "model.size=resnet model.conv_filters=none model.kernel_sizes=none
+#      model.strides=none a2c.num_envs=256 a2c.num_steps=20 a2c.num_minibatches=8
+#      a2c.gae_lambda=0.5 a2c.vtrace=true".
 # A lease's leftover time: the machine stays warm for 30 s after a call and keeps /tmp, so a second
 # call made at once with CONTINUE=1 (and TRAIN_SECONDS to fit) skips the install and stages 1, 2
 # and 4, and resumes TRAIN_RUN from the first call's checkpoint in /tmp.
@@ -39,7 +42,7 @@
 # BENCH_PRECISIONS (default "off bfloat16"), BENCH_SECONDS (default 100 per bench),
 # TRAIN_SECONDS (default 330; cut so that the call ends by DEADLINE, default 550 s after it
 # starts), TRAIN_PRECISION (default off: bfloat16 did not speed the host-bound GPU run, see
-# docs/results.md; off after a fallback), MF_SECONDS (default 0),
+# docs/results.md; off after a fallback), MF_SECONDS (default 0), MF_SET (default none),
 # CONTINUE=1 (above), PYTHON (default python3), SKIP_INSTALL=1 where Keras is already installed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -53,6 +56,7 @@ DEADLINE=${DEADLINE:-550}
 TRAIN_PRECISION=${TRAIN_PRECISION:-off}
 TRAIN_SECONDS=${TRAIN_SECONDS:-330}
 MF_SECONDS=${MF_SECONDS:-0}
+MF_SET=${MF_SET:-}
 CONTINUE=${CONTINUE:-0}
 LEVELS=/tmp/boxoban-levels RUN=/tmp/${TRAIN_RUN}_gpu
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
@@ -120,7 +124,8 @@ if [ "$MF_SECONDS" -gt 0 ]; then
   echo "== 4. the boxoban model-free preset, from scratch for $MF_SECONDS s"
   MF=/tmp/mf_boxoban_gpu
   timeout -s INT "$MF_SECONDS" "$PYTHON" -m i2a_keras.train model-free --preset boxoban --run-dir "$MF" \
-      --mixed-precision "$TRAIN_PRECISION" --set run.progress=false run.log_interval_frames=100000 "${SOURCES[@]}"
+      --mixed-precision "$TRAIN_PRECISION" --set run.progress=false run.log_interval_frames=100000 "${SOURCES[@]}" \
+      $MF_SET
   echo "exit status $?"
   cp "$MF/metrics.jsonl" "$OUT/mf_boxoban_gpu_metrics.jsonl"; tail -n 2 "$MF/metrics.jsonl"
 fi

@@ -99,3 +99,48 @@ def test_residual_torso_adds_skips_around_shape_preserving_convs(tmp_path):
     np.testing.assert_allclose(np.asarray(loaded(obs)["logits"]), np.asarray(agent(obs)["logits"]), rtol=1e-6)
     with pytest.raises(ValueError, match="residual"):
         ModelFreeConfig(residual="yes")
+
+
+def test_resnet_tower_is_the_learned_planner_resnet(tmp_path):
+    """``size="resnet"``: 9 stride-1 4x4 convs (32, 32, 64 x 7), each followed by two blocks
+    x + conv(relu(x)), a relu, FC 256 (Guez et al., 2019; the learned-planner Boxoban agents)."""
+    arch = default_model_free_config((10, 10, 7), ModelFreeConfig(size="resnet"))
+    assert arch.conv_filters == (32, 32) + (64,) * 7 and arch.kernel_sizes == (4,) * 9
+    assert arch.strides == (1,) * 9 and arch.residual_blocks == 2 and arch.fc_units == 256
+    agent = build_agent("model-free", (10, 10, 7), 4, ModelFreeConfig(size="resnet"))
+    assert len(agent.convs) == 9 * 3 + 1 and isinstance(agent.convs[-1], keras.layers.ReLU)
+    convs, c_in = 0, 7
+    for c_out in arch.conv_filters:  # each stage: its conv and two blocks of c_out -> c_out
+        convs += 16 * c_in * c_out + c_out + 2 * (16 * c_out * c_out + c_out)
+        c_in = c_out
+    heads = 100 * 64 * 256 + 256 + 257 * 4 + 257
+    assert agent.count_params() == convs + heads  # 27 convs, about 3.1M weights with the FC
+
+    obs = np.random.default_rng(3).integers(0, 2, (2, 10, 10, 7)).astype(np.uint8)
+    x = obs.astype(np.float32)
+    for layer in agent.convs:  # by hand: linear stage convs, pre-activation blocks, final relu
+        if isinstance(layer, keras.layers.Conv2D):
+            x = np.asarray(layer.convolution_op(x, layer.kernel) + layer.bias)
+        elif isinstance(layer, keras.layers.ReLU):
+            x = np.maximum(x, 0)
+        else:
+            x = x + np.asarray(layer.conv(np.maximum(x, 0)))
+    expected = np.asarray(agent.fc(agent.flatten(x)))
+    np.testing.assert_allclose(np.asarray(agent.features(obs)), expected, rtol=1e-4, atol=1e-5)
+
+    path = str(tmp_path / "resnet.keras")
+    agent.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.arch.residual_blocks == 2 and loaded.count_params() == agent.count_params()
+    np.testing.assert_allclose(np.asarray(loaded(obs)["logits"]), np.asarray(agent(obs)["logits"]), rtol=1e-5)
+
+
+@pytest.mark.parametrize("config,shape,message", [
+    (ModelFreeConfig(size="resnet"), (80, 80, 3), "grid observations"),
+    (dict(residual=True, residual_blocks=2), None, "choose one"),
+    (dict(residual_blocks=-1), None, "integer >= 0"),
+    (dict(size="huge"), None, "standard, large, resnet"),
+])
+def test_bad_tower_settings_are_refused(config, shape, message):
+    with pytest.raises(ValueError, match=message):
+        default_model_free_config(shape, config) if shape else ModelFreeConfig(**config)

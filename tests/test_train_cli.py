@@ -209,6 +209,19 @@ def test_a3c_smoke(tmp_path):
     assert os.path.isfile(os.path.join(run_dir, "checkpoints", "final.keras"))
 
 
+def test_the_resnet_tower_trains_and_resumes_from_the_cli(tmp_path):
+    """``--set model.size=resnet`` with the preset's tower fields cleared (the learned-planner
+    ResNet, 27 convs) trains in bfloat16, checkpoints and resumes with the same tower."""
+    run_dir = str(tmp_path / "resnet")
+    train.main(["model-free", "--preset", "tiny", "--run-dir", run_dir, "--total-frames", "80",
+                "--mixed-precision", "bfloat16", "--set", "model.size=resnet", "model.conv_filters=none",
+                "model.kernel_sizes=none", "model.strides=none", "model.fc_units=none",
+                "eval.gif=false", "eval.num_levels=2", "eval.num_envs=2"])
+    agent, state, _ = load_checkpoint(os.path.join(run_dir, "checkpoints", "latest.keras"), compile=False)
+    assert agent.arch.size == "resnet" and agent.arch.residual_blocks == 2 and len(agent.convs) == 28
+    assert train.main(["--resume", run_dir, "--total-frames", "120"])["frames"] == 120
+
+
 def test_evaluate_subcommand(tiny_run, capsys):
     run_dir, _ = tiny_run
     ckpt = os.path.join(run_dir, "checkpoints", "final.keras")

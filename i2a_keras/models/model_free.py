@@ -15,7 +15,10 @@ Sizes:
 
 ``residual=True`` adds an identity skip around every conv whose output has its input's shape
 (stride 1, same width): ``x + relu(conv(x))``. Deep stride-1 towers of this kind are what the
-strong Boxoban model-free baselines use (a 9-layer ResNet in the learned-planner work).
+strong Boxoban model-free baselines use. ``size="resnet"`` is that baseline's tower on grids, the
+ResNet of Guez et al. (2019) as the learned-planner work (Taufeeque et al., 2024) trains it on
+Boxoban: 9 stride-1 4x4 convs (32, 32, then 64 channels), each followed by two pre-activation
+residual blocks ``x + conv(relu(x))`` (``residual_blocks``), a relu, then FC 256: 27 convs.
 """
 from __future__ import annotations
 
@@ -26,11 +29,12 @@ from typing import Sequence
 import keras
 from keras import layers, ops
 
-__all__ = ["ModelFreeConfig", "ModelFreeAgent", "build_conv_torso", "apply_conv_torso",
-           "default_model_free_config", "fit_conv_sizes"]
+__all__ = ["ModelFreeConfig", "ModelFreeAgent", "PreActivationResidualBlock", "build_conv_torso",
+           "apply_conv_torso", "default_model_free_config", "fit_conv_sizes"]
 
 # Observations at least this tall are treated as pixels (8 px per tile) rather than one tile/pixel.
 PIXEL_INPUT_MIN_SIZE = 32
+SIZES = ("standard", "large", "resnet")
 
 
 @dataclass
@@ -41,7 +45,7 @@ class ModelFreeConfig:
     """
 
     size: str = "standard"
-    """'standard' or 'large' (one more conv): the defaults of the None fields"""
+    """'standard', 'large' (one more conv) or 'resnet' (grids: the learned-planner ResNet's 27 convs): the defaults of the None fields"""
     conv_filters: tuple | None = None
     """channels of each conv layer"""
     kernel_sizes: tuple | None = None
@@ -54,12 +58,24 @@ class ModelFreeConfig:
     """multiplies the uint8 observation (None: 1/255 for RGB, 1 for one-hot)"""
     residual: bool = False
     """identity skips around the shape-preserving convs (a residual tower)"""
+    residual_blocks: int | None = None
+    """pre-activation residual blocks x + conv(relu(x)) after each conv, whose convs then have no activation (None: 2 for 'resnet', else 0)"""
 
     def __post_init__(self):
-        if self.size not in ("standard", "large"):
-            raise ValueError(f"ModelFreeConfig.size must be 'standard' or 'large', got {self.size!r}")
+        if self.size not in SIZES:
+            raise ValueError(f"ModelFreeConfig.size must be one of {', '.join(SIZES)}, got {self.size!r}")
         if not isinstance(self.residual, bool):
             raise ValueError(f"ModelFreeConfig.residual must be true or false, got {self.residual!r}")
+        if self.residual_blocks is not None:
+            if isinstance(self.residual_blocks, bool) or int(self.residual_blocks) != self.residual_blocks \
+                    or self.residual_blocks < 0:
+                raise ValueError(f"ModelFreeConfig.residual_blocks must be an integer >= 0, got "
+                                 f"{self.residual_blocks!r}")
+            self.residual_blocks = int(self.residual_blocks)
+        if self.residual and self.residual_blocks:
+            raise ValueError("ModelFreeConfig: residual=true (skips around the convs) and "
+                             "residual_blocks > 0 (blocks after them) are two kinds of residual "
+                             "tower; choose one")
         for name in ("conv_filters", "kernel_sizes", "strides"):
             value = getattr(self, name)
             if value is not None:
@@ -81,7 +97,12 @@ def default_model_free_config(observation_shape: Sequence[int], config: ModelFre
     height, width, channels = (int(s) for s in observation_shape)
     pixels = min(height, width) >= PIXEL_INPUT_MIN_SIZE
     large = config.size == "large"
-    if pixels:
+    if config.size == "resnet" and pixels:
+        raise ValueError(f"ModelFreeConfig.size='resnet' is a tower for grid observations (one "
+                         f"pixel per tile), not {height}x{width} pixels; use 'standard' or 'large'")
+    if config.size == "resnet":
+        filters, kernels, strides, fc = (32, 32) + (64,) * 7, (4,) * 9, (1,) * 9, 256
+    elif pixels:
         filters = (32, 64, 64, 128) if large else (32, 64, 64)
         kernels = (8, 4, 3, 3) if large else (8, 4, 3)
         strides = (4, 2, 1, 1) if large else (4, 2, 1)
@@ -93,7 +114,7 @@ def default_model_free_config(observation_shape: Sequence[int], config: ModelFre
         fc = 512 if large else 256
     conv_filters = config.conv_filters or filters
     n = len(conv_filters)
-    kernels, strides = fit_conv_sizes(kernels, n, 3), fit_conv_sizes(strides, n, 1)
+    kernels, strides = fit_conv_sizes(kernels, n, kernels[-1]), fit_conv_sizes(strides, n, 1)
     filled = dataclasses.replace(
         config,
         conv_filters=conv_filters,
@@ -101,6 +122,8 @@ def default_model_free_config(observation_shape: Sequence[int], config: ModelFre
         strides=config.strides or strides,
         fc_units=config.fc_units or fc,
         obs_scale=config.obs_scale if config.obs_scale is not None else (1.0 / 255.0 if channels == 3 else 1.0),
+        residual_blocks=(config.residual_blocks if config.residual_blocks is not None
+                         else 2 if config.size == "resnet" else 0),
     )
     n = len(filled.conv_filters)
     if len(filled.kernel_sizes) != n or len(filled.strides) != n:
@@ -110,12 +133,42 @@ def default_model_free_config(observation_shape: Sequence[int], config: ModelFre
     return filled
 
 
+@keras.saving.register_keras_serializable(package="i2a_keras")
+class PreActivationResidualBlock(layers.Layer):
+    """``x + conv(relu(x))`` with a stride-1 "same" conv of ``x``'s width: the block of the ResNet
+    baseline of Guez et al. (2019), two per conv in the learned-planner Boxoban agents."""
+
+    def __init__(self, filters, kernel_size, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size = int(filters), int(kernel_size)
+        self.conv = layers.Conv2D(self.filters, self.kernel_size, padding="same", name="conv")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+
+    def call(self, x):
+        return x + self.conv(ops.relu(x))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size}
+
+
 def build_conv_torso(config: ModelFreeConfig, name: str = "torso") -> list:
-    """The convolutional layers of the model-free agent (a list of Keras layers)."""
-    return [
-        layers.Conv2D(f, k, strides=s, padding="same", activation="relu", name=f"{name}_conv{i}")
-        for i, (f, k, s) in enumerate(zip(config.conv_filters, config.kernel_sizes, config.strides))
-    ]
+    """The convolutional layers of the model-free agent, a list of Keras layers applied in order:
+    each conv (relu, or linear when ``residual_blocks`` follow it) and its blocks, then a relu
+    after the last block."""
+    blocks = config.residual_blocks or 0
+    torso = []
+    for i, (f, k, s) in enumerate(zip(config.conv_filters, config.kernel_sizes, config.strides)):
+        torso.append(layers.Conv2D(f, k, strides=s, padding="same", activation=None if blocks else "relu",
+                                   name=f"{name}_conv{i}"))
+        torso += [PreActivationResidualBlock(f, k, name=f"{name}_block{i}_{j}") for j in range(blocks)]
+    if blocks:
+        torso.append(layers.ReLU(name=f"{name}_relu"))
+    return torso
 
 
 def apply_conv_torso(convs, obs, obs_scale: float, dtype, residual: bool = False):
@@ -139,7 +192,7 @@ class ModelFreeAgent(keras.Model):
     """
 
     def __init__(self, observation_shape, num_actions, conv_filters, kernel_sizes, strides,
-                 fc_units, obs_scale=1.0, size="standard", residual=False, **kwargs):
+                 fc_units, obs_scale=1.0, size="standard", residual=False, residual_blocks=0, **kwargs):
         super().__init__(**kwargs)
         if int(num_actions) < 1:
             raise ValueError(f"num_actions must be >= 1, got {num_actions}")
@@ -147,7 +200,7 @@ class ModelFreeAgent(keras.Model):
         self.num_actions = int(num_actions)
         self.arch = ModelFreeConfig(size=size, conv_filters=conv_filters, kernel_sizes=kernel_sizes,
                                     strides=strides, fc_units=int(fc_units), obs_scale=float(obs_scale),
-                                    residual=bool(residual))
+                                    residual=bool(residual), residual_blocks=int(residual_blocks))
         self.arch = default_model_free_config(self.observation_shape, self.arch)
         self.convs = build_conv_torso(self.arch)
         self.flatten = layers.Flatten(name="flatten")
@@ -161,7 +214,8 @@ class ModelFreeAgent(keras.Model):
         arch = default_model_free_config(observation_shape, config)
         return cls(observation_shape, num_actions, conv_filters=arch.conv_filters,
                    kernel_sizes=arch.kernel_sizes, strides=arch.strides, fc_units=arch.fc_units,
-                   obs_scale=arch.obs_scale, size=arch.size, residual=arch.residual, **kwargs)
+                   obs_scale=arch.obs_scale, size=arch.size, residual=arch.residual,
+                   residual_blocks=arch.residual_blocks, **kwargs)
 
     def build(self, input_shape=None):
         if self.built:
@@ -192,5 +246,6 @@ class ModelFreeAgent(keras.Model):
             obs_scale=self.arch.obs_scale,
             size=self.arch.size,
             residual=self.arch.residual,
+            residual_blocks=self.arch.residual_blocks,
         )
         return config
