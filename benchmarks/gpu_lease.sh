@@ -22,7 +22,8 @@
 #      dtype setting in BENCH_PRECISIONS (one bench call each, float32 first), each stopped after
 #      BENCH_SECONDS;
 #   3. resumes the Boxoban run TRAIN_RUN (its record results/TRAIN_RUN and its resumable
-#      checkpoint assets/pretrained/TRAIN_RUN.keras) for TRAIN_SECONDS with
+#      checkpoint TRAIN_CHECKPOINT, by default assets/pretrained/TRAIN_RUN.keras; both are checked
+#      before anything else runs) for TRAIN_SECONDS with
 #      --mixed-precision TRAIN_PRECISION (a resume may switch between off and bfloat16; if the
 #      trainer fails within its first 90 s, the rest of the time goes to a float32 resume), stops it
 #      with SIGINT (the trainer writes its checkpoint) and returns the run folder as
@@ -36,8 +37,9 @@
 # A lease's leftover time: the machine stays warm for 30 s after a call and keeps /tmp, so a second
 # call made at once with CONTINUE=1 (and TRAIN_SECONDS to fit) skips the install and stages 1, 2
 # and 4, and resumes TRAIN_RUN from the first call's checkpoint in /tmp.
-# Environment: OUT (where results go), TRAIN_RUN (default mf_boxoban_res6_vtrace_seed1; the
-# Boxoban I2A, i2a_boxoban, finished its 5e7 frames in the lease of 2026-11-26 23:01 UTC),
+# Environment: OUT (where results go), TRAIN_RUN (a folder name under results/, default
+# mf_boxoban_res6_vtrace_seed1; the Boxoban I2A, i2a_boxoban, finished its 5e7 frames in the lease
+# of 2026-11-26 23:01 UTC), TRAIN_CHECKPOINT (above),
 # BENCH_PRESETS (default none: "boxoban" and "paper" were both measured on 2026-11-26),
 # BENCH_PRECISIONS (default "off bfloat16"), BENCH_SECONDS (default 100 per bench),
 # TRAIN_SECONDS (default 330; cut so that the call ends by DEADLINE, default 550 s after it
@@ -57,9 +59,27 @@ TRAIN_PRECISION=${TRAIN_PRECISION:-off}
 TRAIN_SECONDS=${TRAIN_SECONDS:-330}
 MF_SECONDS=${MF_SECONDS:-0}
 MF_SET=${MF_SET:-}
+read -ra MF_ITEMS <<<"$MF_SET"
 CONTINUE=${CONTINUE:-0}
+TRAIN_CHECKPOINT=${TRAIN_CHECKPOINT:-assets/pretrained/$TRAIN_RUN.keras}
+case "$TRAIN_RUN" in */*|"") echo "TRAIN_RUN must be a folder name under results/, got '$TRAIN_RUN'"; exit 1;; esac
 LEVELS=/tmp/boxoban-levels RUN=/tmp/${TRAIN_RUN}_gpu
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
+if [ "$CONTINUE" != 1 ]; then  # fail before spending device time on installs and benches
+  [ -f "results/$TRAIN_RUN/config.json" ] || { echo "no run record results/$TRAIN_RUN/config.json"; exit 1; }
+  "$PYTHON" - "$TRAIN_CHECKPOINT" <<'PY' || exit 1
+import json, sys, zipfile
+path = sys.argv[1]
+try:
+    with zipfile.ZipFile(path) as z:
+        state = json.loads(z.read("i2a_training_state.json"))
+except (OSError, KeyError, zipfile.BadZipFile, ValueError) as exc:
+    sys.exit(f"TRAIN_CHECKPOINT {path} is not a training checkpoint: {exc}")
+if state.get("inference_only"):
+    sys.exit(f"TRAIN_CHECKPOINT {path} is an inference export (no optimizer): nothing to resume")
+print(f"TRAIN_CHECKPOINT {path}: {state.get('frames')} frames")
+PY
+fi
 if [ "$CONTINUE" = 1 ]; then
   [ -f "$RUN/checkpoints/latest.keras" ] || { echo "CONTINUE=1: no $RUN on this machine"; exit 1; }
   SKIP_INSTALL=1 BENCH_PRESETS="" MF_SECONDS=0
@@ -96,7 +116,7 @@ echo "== 3. $TRAIN_RUN, resumed for $TRAIN_SECONDS s (--mixed-precision $TRAIN_P
 if [ "$CONTINUE" != 1 ]; then
   mkdir -p "$LEVELS" && tar -xJf .levels/boxoban_subset.tar.xz -C "$LEVELS" || exit 1
   rm -rf "$RUN" && cp -r "results/$TRAIN_RUN" "$RUN" && mkdir -p "$RUN/checkpoints" \
-    && cp "assets/pretrained/$TRAIN_RUN.keras" "$RUN/checkpoints/latest.keras" || exit 1
+    && cp "$TRAIN_CHECKPOINT" "$RUN/checkpoints/latest.keras" || exit 1
 fi
 SOURCES=("env.levels=boxoban:$LEVELS/unfiltered/train" "env.eval_levels=boxoban:$LEVELS/unfiltered/valid")
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv -l 5 > "$OUT/gpu_util.csv" 2>/dev/null &
@@ -116,8 +136,9 @@ if [ "$STATUS" != 124 ] && [ "$STATUS" != 0 ] && [ "$TRAIN_PRECISION" != off ] &
 fi
 kill "$SMI" 2>/dev/null
 tail -n 3 "$RUN/metrics.jsonl"
-# Files come back only up to 16 MB each: the run's end writes final.keras (the agent alone, ~10 MB)
-# beside latest.keras (the same weights with the optimizer), so only latest.keras travels back.
+# Files come back only up to 16 MB each: the run's end writes final.keras (the same agent and
+# optimizer as latest.keras, without the random-number and pending-log state, as large) beside
+# latest.keras, so only latest.keras travels back.
 tar -cf "$OUT/${TRAIN_RUN}_gpu.tar" --exclude=final.keras -C /tmp "$(basename "$RUN")"
 
 if [ "$MF_SECONDS" -gt 0 ]; then
@@ -125,7 +146,7 @@ if [ "$MF_SECONDS" -gt 0 ]; then
   MF=/tmp/mf_boxoban_gpu
   timeout -s INT "$MF_SECONDS" "$PYTHON" -m i2a_keras.train model-free --preset boxoban --run-dir "$MF" \
       --mixed-precision "$TRAIN_PRECISION" --set run.progress=false run.log_interval_frames=100000 "${SOURCES[@]}" \
-      $MF_SET
+      "${MF_ITEMS[@]}"
   echo "exit status $?"
   cp "$MF/metrics.jsonl" "$OUT/mf_boxoban_gpu_metrics.jsonl"; tail -n 2 "$MF/metrics.jsonl"
 fi

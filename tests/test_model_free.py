@@ -123,8 +123,9 @@ def test_resnet_tower_is_the_learned_planner_resnet(tmp_path):
             x = np.asarray(layer.convolution_op(x, layer.kernel) + layer.bias)
         elif isinstance(layer, keras.layers.ReLU):
             x = np.maximum(x, 0)
-        else:
-            x = x + np.asarray(layer.conv(np.maximum(x, 0)))
+        else:  # x + conv(relu(x)), the conv linear
+            assert layer.conv.activation is keras.activations.linear
+            x = x + np.asarray(layer.conv.convolution_op(np.maximum(x, 0), layer.conv.kernel) + layer.conv.bias)
     expected = np.asarray(agent.fc(agent.flatten(x)))
     np.testing.assert_allclose(np.asarray(agent.features(obs)), expected, rtol=1e-4, atol=1e-5)
 
@@ -144,3 +145,28 @@ def test_resnet_tower_is_the_learned_planner_resnet(tmp_path):
 def test_bad_tower_settings_are_refused(config, shape, message):
     with pytest.raises(ValueError, match=message):
         default_model_free_config(shape, config) if shape else ModelFreeConfig(**config)
+
+
+def test_residual_block_saves_alone_and_keeps_its_dtype_policy(tmp_path):
+    """The block round-trips through a .keras file in safe mode by itself (its own config), and its
+    conv follows the block's dtype policy (bfloat16 compute, float32 weights)."""
+    from i2a_keras.models.model_free import PreActivationResidualBlock
+
+    block = PreActivationResidualBlock(6, 3, dtype="mixed_bfloat16", name="block")
+    model = keras.Sequential([keras.Input((5, 5, 6)), block])
+    x = np.random.default_rng(4).normal(size=(2, 5, 5, 6)).astype(np.float32)
+    assert block.conv.compute_dtype == "bfloat16" and block.conv.kernel.dtype == "float32"
+    path = str(tmp_path / "block.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    again = loaded.get_layer("block")
+    assert isinstance(again, PreActivationResidualBlock) and (again.filters, again.kernel_size) == (6, 3)
+    assert again.conv.compute_dtype == "bfloat16"
+    np.testing.assert_allclose(np.asarray(loaded(x), np.float32), np.asarray(model(x), np.float32))
+
+
+def test_the_i2a_refuses_the_resnet_tower_for_its_model_free_path():
+    from i2a_keras.models.i2a import I2AConfig
+
+    with pytest.raises(ValueError, match="mf_size='resnet'"):
+        I2AConfig(mf_size="resnet")

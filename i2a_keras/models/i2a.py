@@ -123,6 +123,11 @@ class I2AConfig:
             raise ValueError(f"distill_weight must be >= 0, got {self.distill_weight}")
         if self.reward_task and self.stop_on_solve:
             raise ValueError("stop_on_solve is a Sokoban setting: MiniPacman (reward_task) has no solve")
+        if self.mf_size == "resnet":
+            raise ValueError("mf_size='resnet' (the learned-planner ResNet's residual blocks) is a "
+                             "tower of the model-free agent only; the I2A's model-free path takes "
+                             "'standard' or 'large', or mf_residual=true with mf_conv_filters and "
+                             "mf_strides for a deeper residual path")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> "I2AConfig":

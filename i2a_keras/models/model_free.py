@@ -84,7 +84,8 @@ class ModelFreeConfig:
 
 def fit_conv_sizes(defaults: Sequence[int], n: int, pad: int) -> tuple:
     """A tower's kernel sizes or strides for ``n`` convs: ``defaults`` cut to ``n``, or extended
-    with ``pad`` (3 for kernel sizes, 1 for strides: 3x3 stride-1 convs beyond the default depth)."""
+    with ``pad`` (for kernel sizes the tower's last one, for strides 1: stride-1 convs beyond the
+    default depth)."""
     return (tuple(defaults) + (pad,) * n)[:n]
 
 
@@ -141,7 +142,8 @@ class PreActivationResidualBlock(layers.Layer):
     def __init__(self, filters, kernel_size, **kwargs):
         super().__init__(**kwargs)
         self.filters, self.kernel_size = int(filters), int(kernel_size)
-        self.conv = layers.Conv2D(self.filters, self.kernel_size, padding="same", name="conv")
+        self.conv = layers.Conv2D(self.filters, self.kernel_size, padding="same", name="conv",
+                                  dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.conv.build(input_shape)
@@ -192,7 +194,7 @@ class ModelFreeAgent(keras.Model):
     """
 
     def __init__(self, observation_shape, num_actions, conv_filters, kernel_sizes, strides,
-                 fc_units, obs_scale=1.0, size="standard", residual=False, residual_blocks=0, **kwargs):
+                 fc_units, obs_scale=1.0, size="standard", residual=False, residual_blocks=None, **kwargs):
         super().__init__(**kwargs)
         if int(num_actions) < 1:
             raise ValueError(f"num_actions must be >= 1, got {num_actions}")
@@ -200,7 +202,7 @@ class ModelFreeAgent(keras.Model):
         self.num_actions = int(num_actions)
         self.arch = ModelFreeConfig(size=size, conv_filters=conv_filters, kernel_sizes=kernel_sizes,
                                     strides=strides, fc_units=int(fc_units), obs_scale=float(obs_scale),
-                                    residual=bool(residual), residual_blocks=int(residual_blocks))
+                                    residual=bool(residual), residual_blocks=residual_blocks)
         self.arch = default_model_free_config(self.observation_shape, self.arch)
         self.convs = build_conv_torso(self.arch)
         self.flatten = layers.Flatten(name="flatten")

@@ -236,9 +236,10 @@ def check_run_levels(env: EnvConfig, checkpoint: str) -> None:
     try:
         check_level_spec(getattr(env, key))
     except ValueError as exc:
-        raise ValueError(f"{checkpoint} was trained with env.{key} on another machine's folder "
-                         f"({exc}); pass --set env.{key}=boxoban:FOLDER (or pool:FILE.npz) to "
-                         "play the held-out levels from where they are here") from exc
+        raise ValueError(f"{checkpoint}: the held-out levels to play, env.{key}, are not on this "
+                         f"machine ({exc}; a run's config names the folders of the machine it "
+                         f"trained on); pass --set env.{key}=boxoban:FOLDER (or pool:FILE.npz) "
+                         "naming where they are here") from exc
 
 
 def _run_dir_of(checkpoint: str) -> str | None:
@@ -305,7 +306,8 @@ def run(config: EvaluateConfig, resume: bool = False, env_overrides=()) -> dict:
     run_dir = _run_dir_of(path)
     from i2a_keras.training.actor_critic import env_title
 
-    where = env_title(env) if env.game == "minipacman" else f"{env_title(env)}, levels={env.levels}"
+    held_out = f"eval_levels={env.eval_levels}" if env.eval_levels else f"the eval split of levels={env.levels}"
+    where = env_title(env) if env.game == "minipacman" else f"{env_title(env)}, {held_out}"
     print(f"evaluate: {kind} agent checkpoint {os.path.abspath(path)} ({state.get('frames', '?')} "
           f"frames{f', run {run_dir}' if run_dir else ''}) on {where}", file=sys.stderr)
     result = evaluate_agent(agent, env, config.eval.num_levels, config.eval.num_envs,
