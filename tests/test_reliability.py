@@ -241,7 +241,7 @@ BOXOBAN_5X5 = "".join(f"; {i}\n#####\n#@ $#\n#   #\n#  .#\n#####\n\n" for i in r
 
 
 def test_resume_follows_boxoban_levels_to_another_folder(tmp_path, capsys):
-    """A run on Boxoban files resumes, and its checkpoint is evaluated, on a machine where they
+    """A run on Boxoban files resumes, and its checkpoint is evaluated and searched, on a machine where they
     live elsewhere (Colab, the GPU machine); the move is recorded, and a later resume keeps
     reading the new folder."""
     old, new = tmp_path / "old", tmp_path / "new"
@@ -259,6 +259,14 @@ def test_resume_follows_boxoban_levels_to_another_folder(tmp_path, capsys):
     result = train.main(["evaluate", "--checkpoint", ckpt, "--out", str(tmp_path / "eval.json"),
                          "--set", "eval.num_levels=2", f"env.eval_levels=boxoban:{new}"])
     assert result["num_levels"] == 2 and result["env"]["eval_levels"] == f"boxoban:{new}"
+    capsys.readouterr()
+    search = ["search", "--planner", "mcts", "--checkpoint", ckpt, "--out", str(tmp_path / "search.jsonl"),
+              "--set", "num_levels=2", "progress=false", "mcts.num_simulations=2"]
+    code, err = cli(search, capsys)
+    assert code == 1 and "pass --set env.eval_levels=boxoban:FOLDER" in err[0]
+    assert cli(search + [f"env.eval_levels=boxoban:{new}"], capsys)[0] == 0
+    (record,) = read_jsonl(str(tmp_path / "search.jsonl"))
+    assert len(record["levels"]["solved"]) == 2
     capsys.readouterr()
     code, err = cli(["--resume", run_dir, "--total-frames", "1200"], capsys)
     assert code == 1 and "cannot open the train levels" in err[0]
