@@ -241,9 +241,9 @@ BOXOBAN_5X5 = "".join(f"; {i}\n#####\n#@ $#\n#   #\n#  .#\n#####\n\n" for i in r
 
 
 def test_resume_follows_boxoban_levels_to_another_folder(tmp_path, capsys):
-    """A run on Boxoban files resumes, and its checkpoint is evaluated and searched, on a machine where they
-    live elsewhere (Colab, the GPU machine); the move is recorded, and a later resume keeps
-    reading the new folder."""
+    """A run on Boxoban files resumes, and its checkpoint is evaluated and searched, on a machine
+    where they live elsewhere (Colab, the GPU machine); the move is recorded, and a later resume
+    keeps reading the new folder."""
     old, new = tmp_path / "old", tmp_path / "new"
     for folder in (old, new):
         folder.mkdir()
