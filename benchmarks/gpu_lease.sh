@@ -23,7 +23,7 @@
 #      BENCH_SECONDS;
 #   3. resumes the Boxoban run TRAIN_RUN (its record results/TRAIN_RUN and its resumable
 #      checkpoint TRAIN_CHECKPOINT, by default assets/pretrained/TRAIN_RUN.keras; both are checked
-#      before anything else runs) for TRAIN_SECONDS with
+#      before the benches) for TRAIN_SECONDS with
 #      --mixed-precision TRAIN_PRECISION (a resume may switch between off and bfloat16; if the
 #      trainer fails within its first 90 s, the rest of the time goes to a float32 resume), stops it
 #      with SIGINT (the trainer writes its checkpoint) and returns the run folder as
@@ -67,18 +67,7 @@ LEVELS=/tmp/boxoban-levels RUN=/tmp/${TRAIN_RUN}_gpu
 export KERAS_BACKEND=jax PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 if [ "$CONTINUE" != 1 ]; then  # fail before spending device time on installs and benches
   [ -f "results/$TRAIN_RUN/config.json" ] || { echo "no run record results/$TRAIN_RUN/config.json"; exit 1; }
-  "$PYTHON" - "$TRAIN_CHECKPOINT" <<'PY' || exit 1
-import json, sys, zipfile
-path = sys.argv[1]
-try:
-    with zipfile.ZipFile(path) as z:
-        state = json.loads(z.read("i2a_training_state.json"))
-except (OSError, KeyError, zipfile.BadZipFile, ValueError) as exc:
-    sys.exit(f"TRAIN_CHECKPOINT {path} is not a training checkpoint: {exc}")
-if state.get("inference_only"):
-    sys.exit(f"TRAIN_CHECKPOINT {path} is an inference export (no optimizer): nothing to resume")
-print(f"TRAIN_CHECKPOINT {path}: {state.get('frames')} frames")
-PY
+  [ -f "$TRAIN_CHECKPOINT" ] || { echo "no checkpoint TRAIN_CHECKPOINT=$TRAIN_CHECKPOINT"; exit 1; }
 fi
 if [ "$CONTINUE" = 1 ]; then
   [ -f "$RUN/checkpoints/latest.keras" ] || { echo "CONTINUE=1: no $RUN on this machine"; exit 1; }
@@ -91,6 +80,20 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
   export PYTHONPATH=/tmp/site
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+if [ "$CONTINUE" != 1 ]; then  # ... and before the benches: a checkpoint the trainer can resume
+  "$PYTHON" - "$TRAIN_CHECKPOINT" <<'PY' || exit 1
+import sys
+from i2a_keras.training.checkpoint import CheckpointError, read_training_state
+path = sys.argv[1]
+try:
+    state, _ = read_training_state(path)
+except (OSError, CheckpointError) as exc:
+    sys.exit(f"TRAIN_CHECKPOINT {path}: {exc}")
+if not state or state.get("inference_only"):
+    sys.exit(f"TRAIN_CHECKPOINT {path} is no training checkpoint (an inference export?): nothing to resume")
+print(f"TRAIN_CHECKPOINT {path}: {state.get('frames')} frames")
+PY
+fi
 LOG="$OUT/gpu_lease.log"
 exec > >(tee -a "$LOG") 2>&1
 

@@ -1,5 +1,6 @@
-"""Shared fixtures for the tests: tiny env models, synthetic one-hot observations, and reading back
-a run (its curve, its checkpoint's arrays, its final evaluation recomputed)."""
+"""Shared fixtures for the tests: tiny env models, synthetic one-hot observations, reading back
+a run (its curve, its checkpoint's arrays, its final evaluation recomputed), and the benchmark
+scripts as modules."""
 import numpy as np
 
 from i2a_keras.models.env_model import CopyModel, EnvModel
@@ -67,3 +68,16 @@ def assert_same_arrays(xs, ys):
     assert len(xs) == len(ys)
     for x, y in zip(xs, ys):
         np.testing.assert_array_equal(x, y)
+
+
+def load_script(name):
+    """The script ``benchmarks/NAME.py`` as a module (the scripts are not a package)."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",
+                        f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script

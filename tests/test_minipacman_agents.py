@@ -18,7 +18,7 @@ from i2a_keras.training.collect import TransitionStore
 from i2a_keras.training.config import EnvConfig
 from i2a_keras.training.env_model_data import TransitionBatches
 from i2a_keras.training.run_dir import read_jsonl
-from i2a_testing import assert_same_arrays, curve, latest_arrays
+from i2a_testing import assert_same_arrays, curve, latest_arrays, load_script
 
 TINY = ["--preset", "minipacman_tiny"]
 
@@ -228,13 +228,7 @@ def test_i2a_refuses_a_sokoban_env_model_on_minipacman(tmp_path):
 def test_fig6_script_passes_i2a_settings_to_the_i2a_agents_only(tmp_path):
     """benchmarks/run_minipacman_experiments.py: --i2a-set reaches the I2A agents' configs, the
     model-free run (whose config has no such key) still runs, and the table has both columns."""
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks",
-                        "run_minipacman_experiments.py")
-    spec = importlib.util.spec_from_file_location("run_minipacman_experiments", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("run_minipacman_experiments")
     out = tmp_path / "fig6"
     results = script.main(["--preset", "minipacman_tiny", "--frames", "400", "--tasks", "hunt",
                            "--agents", "model-free", "copy-model I2A", "--threads", "1",

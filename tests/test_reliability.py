@@ -17,7 +17,7 @@ from i2a_keras import train
 from i2a_keras.training.checkpoint import (NonFiniteError, load_checkpoint, read_training_state,
                                            save_checkpoint)
 from i2a_keras.training.run_dir import RunDir, RunDirLockedError, read_jsonl
-from i2a_testing import curve
+from i2a_testing import curve, load_script
 
 FAST = ["--set", "eval.gif=false", "eval.num_levels=2", "eval.num_envs=2"]
 
@@ -285,8 +285,6 @@ BOXOBAN_10X10 = "".join(f"; {i}\n" + "#" * 10 + "\n" + "#@ $    .#\n" + "#      
 def test_box_count_table_plays_a_checkpoint_whose_level_folder_is_gone(tmp_path):
     """benchmarks/box_count_generalisation.py plays its own generated rooms, so an agent trained on
     Boxoban files that live elsewhere (the GPU machine's /tmp) still gets its table row."""
-    import importlib.util
-
     folder = tmp_path / "levels"
     folder.mkdir()
     (folder / "000.txt").write_text(BOXOBAN_10X10)
@@ -294,10 +292,7 @@ def test_box_count_table_plays_a_checkpoint_whose_level_folder_is_gone(tmp_path)
     train.main(tiny(run_dir, "--total-frames", "200", "--set", "env.dim_room=10,10", "env.num_boxes=1",
                     f"env.levels=boxoban:{folder}", f"env.eval_levels=boxoban:{folder}"))
     shutil.rmtree(folder)
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks", "box_count_generalisation.py")
-    spec = importlib.util.spec_from_file_location("box_count_generalisation", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("box_count_generalisation")
     out = tmp_path / "box_counts.json"
     script.main(["--agent", f"tiny={run_dir / 'checkpoints' / 'final.keras'}", "--boxes", "1", "2",
                  "--levels", "2", "--num-envs", "2", "--cache", str(tmp_path / "cache"), "--out", str(out)])

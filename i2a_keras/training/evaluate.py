@@ -33,7 +33,7 @@ from i2a_keras.envs.levels import check_level_spec, level_paths_unchecked
 from i2a_keras.training.config import EnvConfig, EvalConfig, apply_overrides, config_from_dict
 
 __all__ = ["evaluate_agent", "episode_frames", "record_episode_gif", "EvaluateConfig", "build_config", "run",
-           "add_arguments", "run_command", "checkpoint_kind", "run_env_config", "check_run_levels",
+           "add_arguments", "run_command", "checkpoint_kind", "run_env_config", "held_out_run_env",
            "check_agent_fits"]
 
 
@@ -209,7 +209,7 @@ def run_env_config(checkpoint: str, state: dict, overrides=()) -> EnvConfig | No
     what :func:`~i2a_keras.training.checkpoint.load_checkpoint` returned with the model;
     ``overrides``: ``"env.KEY=VALUE"`` items applied on top. The saved level folders are those of
     the machine the run trained on, so they are not checked here: the overrides may move them,
-    and :func:`check_run_levels` checks the ones that will be played."""
+    and :func:`held_out_run_env` checks the ones that will be played."""
     saved = state.get("config")
     run_config = os.path.join(_run_dir_of(checkpoint) or "", "config.json")
     if saved is None and os.path.isfile(run_config):
@@ -227,11 +227,16 @@ class _RunEnv:
     env: EnvConfig
 
 
-def check_run_levels(env: EnvConfig, checkpoint: str) -> None:
-    """Raise ``ValueError`` naming the ``--set`` to pass when the held-out levels ``env`` plays
-    (a run's saved folder, say from another machine) are not on this one."""
+def held_out_run_env(checkpoint: str, state: dict, overrides=()) -> EnvConfig:
+    """:func:`run_env_config` for playing the run's held-out levels (``evaluate``, ``search``):
+    raises ``ValueError`` when the checkpoint carries no config, or naming the ``--set`` to pass
+    when those levels (a run's saved folder, say from another machine) are not on this one."""
+    env = run_env_config(checkpoint, state, overrides)
+    if env is None:
+        raise ValueError(f"no training config found for {checkpoint}; pass "
+                         "--set use_run_env=false env.dim_room=... env.num_boxes=...")
     if env.game != "sokoban":
-        return
+        return env
     key = "eval_levels" if env.eval_levels else "levels"
     try:
         check_level_spec(getattr(env, key))
@@ -240,6 +245,7 @@ def check_run_levels(env: EnvConfig, checkpoint: str) -> None:
                          f"machine ({exc}; a run's config names the folders of the machine it "
                          f"trained on); pass --set env.{key}=boxoban:FOLDER (or pool:FILE.npz) "
                          "naming where they are here") from exc
+    return env
 
 
 def _run_dir_of(checkpoint: str) -> str | None:
@@ -295,13 +301,7 @@ def run(config: EvaluateConfig, resume: bool = False, env_overrides=()) -> dict:
                          "an agent: evaluate plays agent checkpoints (model-free or i2a runs). An "
                          "env-model run reports its held-out accuracy in env_model_eval.json; train "
                          f"an agent on it with `python -m i2a_keras.train i2a --env-model {path}`")
-    env = config.env
-    if config.use_run_env:
-        env = run_env_config(path, state, env_overrides)
-        if env is None:
-            raise ValueError(f"no training config found for {path}; pass "
-                             "--set use_run_env=false env.dim_room=... env.num_boxes=...")
-        check_run_levels(env, path)
+    env = held_out_run_env(path, state, env_overrides) if config.use_run_env else config.env
     check_agent_fits(agent, env, path)
     run_dir = _run_dir_of(path)
     from i2a_keras.training.actor_critic import env_title

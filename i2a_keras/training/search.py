@@ -170,16 +170,9 @@ def _env_model(config: SearchConfig, env: EnvConfig, rollout_agent):
 
 
 def _search_env(config: SearchConfig, state: dict, path: str, env_overrides) -> EnvConfig:
-    from i2a_keras.training.evaluate import check_run_levels, run_env_config
+    from i2a_keras.training.evaluate import held_out_run_env
 
-    if not config.use_run_env:
-        return config.env
-    env = run_env_config(path, state, env_overrides)
-    if env is None:
-        raise ValueError(f"no training config found for {path}; pass "
-                         "--set use_run_env=false env.dim_room=... env.num_boxes=...")
-    check_run_levels(env, path)
-    return env
+    return held_out_run_env(path, state, env_overrides) if config.use_run_env else config.env
 
 
 def _progress(config: SearchConfig, total: int):
