@@ -38,8 +38,9 @@
 # call made at once with CONTINUE=1 (and TRAIN_SECONDS to fit) skips the install and stages 1, 2
 # and 4, and resumes TRAIN_RUN from the first call's checkpoint in /tmp.
 # Environment: OUT (where results go), TRAIN_RUN (a folder name under results/, default
-# mf_boxoban_res6_vtrace_seed1; the Boxoban I2A, i2a_boxoban, finished its 5e7 frames in the lease
-# of 2026-11-26 23:01 UTC), TRAIN_CHECKPOINT (above),
+# i2a_boxoban_seed1, the Boxoban I2A's second seed; the first, i2a_boxoban, finished its 5e7 frames
+# in the lease of 2026-11-26 23:01 UTC, and the model-free mf_boxoban_res6_vtrace_seed1 on the CPU
+# on 2026-11-27), TRAIN_CHECKPOINT (above),
 # BENCH_PRESETS (default none: "boxoban" and "paper" were both measured on 2026-11-26),
 # BENCH_PRECISIONS (default "off bfloat16"), BENCH_SECONDS (default 100 per bench),
 # TRAIN_SECONDS (default 330; cut so that the call ends by DEADLINE, default 550 s after it
@@ -51,7 +52,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT to the folder for results}
 PYTHON=${PYTHON:-python3}
 BENCH_PRESETS=${BENCH_PRESETS-}
-TRAIN_RUN=${TRAIN_RUN:-mf_boxoban_res6_vtrace_seed1}
+TRAIN_RUN=${TRAIN_RUN:-i2a_boxoban_seed1}
 BENCH_PRECISIONS=${BENCH_PRECISIONS-off bfloat16}
 BENCH_SECONDS=${BENCH_SECONDS:-100}
 DEADLINE=${DEADLINE:-550}
