@@ -35,7 +35,7 @@
 #      model.strides=none a2c.num_envs=256 a2c.num_steps=20 a2c.num_minibatches=8
 #      a2c.gae_lambda=0.5 a2c.vtrace=true".
 # A lease's leftover time: the machine stays warm for 30 s after a call and keeps /tmp, so a second
-# call made at once with CONTINUE=1 (and TRAIN_SECONDS to fit) skips the install and stages 1, 2
+# call made at once with CONTINUE=1 (and DEADLINE to fit the time left) skips the install and stages 1, 2
 # and 4, and resumes TRAIN_RUN from the first call's checkpoint in /tmp.
 # Environment: OUT (where results go), TRAIN_RUN (a folder name under results/, default
 # i2a_boxoban_seed1, the Boxoban I2A's second seed; the first, i2a_boxoban, finished its 5e7 frames
@@ -43,8 +43,8 @@
 # on 2026-11-27), TRAIN_CHECKPOINT (above),
 # BENCH_PRESETS (default none: "boxoban" and "paper" were both measured on 2026-11-26),
 # BENCH_PRECISIONS (default "off bfloat16"), BENCH_SECONDS (default 100 per bench),
-# TRAIN_SECONDS (default 330; cut so that the call ends by DEADLINE, default 550 s after it
-# starts), TRAIN_PRECISION (default off: bfloat16 did not speed the host-bound GPU run, see
+# TRAIN_SECONDS (default: all the time left; always cut so that the call ends by DEADLINE, default
+# 550 s after it starts), TRAIN_PRECISION (default off: bfloat16 did not speed the host-bound GPU run, see
 # docs/results.md; off after a fallback), MF_SECONDS (default 0), MF_SET (default none),
 # CONTINUE=1 (above), PYTHON (default python3), SKIP_INSTALL=1 where Keras is already installed.
 set -uo pipefail
@@ -57,7 +57,7 @@ BENCH_PRECISIONS=${BENCH_PRECISIONS-off bfloat16}
 BENCH_SECONDS=${BENCH_SECONDS:-100}
 DEADLINE=${DEADLINE:-550}
 TRAIN_PRECISION=${TRAIN_PRECISION:-off}
-TRAIN_SECONDS=${TRAIN_SECONDS:-330}
+TRAIN_SECONDS=${TRAIN_SECONDS:-$DEADLINE}
 MF_SECONDS=${MF_SECONDS:-0}
 MF_SET=${MF_SET:-}
 read -ra MF_ITEMS <<<"$MF_SET"
