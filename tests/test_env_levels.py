@@ -303,7 +303,7 @@ def test_evaluation_plays_only_held_out_levels(tmp_path, monkeypatch, explicit):
     cfg = EnvConfig(dim_room=(7, 7), num_boxes=1, max_steps=6, levels=f"pool:{tmp_path / 'train.npz'}",
                     holdout_fraction=0.5, **extra)
     rooms, make_env = [], actor_critic.make_env
-    monkeypatch.setattr(actor_critic, "make_env", lambda *a: _StartRooms(make_env(*a), rooms))
+    monkeypatch.setattr(actor_critic, "make_env", lambda *a, **k: _StartRooms(make_env(*a, **k), rooms))
     agent = build_agent("model-free", (7, 7, 7), 5)
     evaluate_agent(agent, cfg, num_levels=8, num_envs=4)
     episode_frames(agent, cfg, episodes=2)
@@ -315,3 +315,70 @@ def test_evaluation_plays_only_held_out_levels(tmp_path, monkeypatch, explicit):
     else:
         assert split_mask(fixed, state, "eval", 0.5).all()
         assert not split_mask(train_f, train_s, "eval", 0.5).all()  # the pool holds both sides
+
+
+def test_dealt_levels_follow_each_slot_whatever_the_finishing_order():
+    f, s = E.generate_levels(7, (6, 6), 1, seed=3)
+    dealt = E.DealtLevels(f, s, num_slots=3)
+    level_of = {E.state_to_rooms(s[i], f[i]).tobytes(): i for i in range(7)}
+
+    def levels(slots):
+        got_f, got_s = dealt.sample_slots(np.array(slots))
+        return [level_of[E.state_to_rooms(b, a).tobytes()] for a, b in zip(got_f, got_s)]
+
+    assert levels([0, 1, 2]) == [0, 1, 2]
+    assert levels([2]) == [5]             # slot 2 finished first: its own next level, not level 3
+    assert levels([0, 2]) == [3, 1]       # slot 2's third level wraps around the 7 (8 % 7)
+    assert levels([1]) == [4]
+    dealt.seed(123)                       # a reset deals from the start again
+    assert levels([1, 2]) == [1, 2]
+    with pytest.raises(ValueError, match="distinct"):
+        dealt.sample_slots(np.array([0, 0]))
+    with pytest.raises(ValueError, match="sample_slots"):
+        dealt.sample(1)
+
+
+def test_array_source_draws_distinct_levels_and_a_longer_draw_extends_a_shorter():
+    f, s = E.generate_levels(30, (6, 6), 1, seed=4)
+    src = E.ArraySource(f, s)
+    src.seed(9)
+    ten = src.draw(10)
+    src.seed(9)
+    thirty = src.draw(30)
+    np.testing.assert_array_equal(ten[1], thirty[1][:10])
+    assert len({x.tobytes() for x in E.state_to_rooms(thirty[1], thirty[0])}) == 30
+
+
+def test_evaluation_plays_the_same_levels_whatever_the_step_limit_and_number_of_envs():
+    """Greedy, a deterministic policy's per-level outcomes do not depend on eval.num_envs, and a
+    longer step limit solves every level a shorter one solves (the same levels are played)."""
+    import keras
+
+    from i2a_keras.training.actor_critic import env_spec
+    from i2a_keras.training.config import EnvConfig
+    from i2a_keras.training.evaluate import evaluate_agent
+
+    env = EnvConfig(dim_room=(6, 6), num_boxes=1, max_steps=15)
+    shape, n_actions = env_spec(env)
+    weights = np.random.default_rng(0).normal(size=shape).astype("float32")
+
+    class ObsHashPolicy:  # a fixed function of the observation: it solves some levels, loops on others
+        def __call__(self, obs, training=False):
+            x = keras.ops.sum(keras.ops.cast(obs, "float32") * weights, axis=(1, 2, 3))
+            action = keras.ops.cast(keras.ops.mod(keras.ops.floor(3.0 * x), float(n_actions)), "int32")
+            return {"logits": 10.0 * keras.ops.one_hot(action, n_actions), "value": 0.0 * x}
+
+    def outcomes(max_steps, num_envs):
+        import dataclasses
+
+        result = evaluate_agent(ObsHashPolicy(), dataclasses.replace(env, max_steps=max_steps), 60,
+                                num_envs, greedy=True, per_level=True)
+        by_level = np.array([c == "1" for c in result["solved_by_level"]])
+        assert len(by_level) == 60 and by_level.mean() == pytest.approx(result["solve_rate"])
+        return by_level
+
+    short = outcomes(15, 4)
+    np.testing.assert_array_equal(outcomes(15, 7), short)
+    longer = outcomes(40, 7)
+    assert 0 < short.sum() < 60, short.sum()
+    assert (longer | ~short).all()        # solved within 15 steps => solved within 40

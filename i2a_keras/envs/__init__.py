@@ -8,8 +8,9 @@ import gymnasium as _gym
 from .core import (BOX, BOX_ON_TARGET, FLOOR, NUM_TILE_TYPES, PLAYER, PLAYER_ON_TARGET, TARGET,
                    WALL, SokobanBatch, action_names, num_actions, rooms_to_state, state_to_rooms)
 from .generator import generate_levels
-from .levels import (ArraySource, BoxobanSource, GeneratorSource, GymSokobanSource, LevelSource,
-                     PoolSource, build_pool, load_pool, make_level_source, save_pool)
+from .levels import (ArraySource, BoxobanSource, DealtLevels, GeneratorSource, GymSokobanSource,
+                     LevelSource, PoolSource, build_pool, deal_levels, load_pool, make_level_source,
+                     save_pool)
 from .observations import observation_shape, rooms_to_observation
 from .minipacman import MiniPacmanConfig, MiniPacmanEnv, MiniPacmanVectorEnv
 from .sokoban_env import SokobanConfig, SokobanEnv, SokobanVectorEnv, make_vec
@@ -40,7 +41,8 @@ __all__ = [
     "ENV_ID", "WALL", "FLOOR", "TARGET", "BOX_ON_TARGET", "BOX", "PLAYER", "PLAYER_ON_TARGET",
     "NUM_TILE_TYPES", "SokobanBatch", "SokobanConfig", "SokobanEnv", "SokobanVectorEnv", "make",
     "make_vec", "generate_levels", "LevelSource", "GeneratorSource", "BoxobanSource", "PoolSource",
-    "ArraySource", "GymSokobanSource", "make_level_source", "build_pool", "load_pool", "save_pool",
+    "ArraySource", "GymSokobanSource", "DealtLevels", "deal_levels", "make_level_source", "build_pool",
+    "load_pool", "save_pool",
     "rooms_to_observation", "observation_shape", "action_names", "num_actions", "state_to_rooms",
     "rooms_to_state", "MINIPACMAN_ENV_ID", "MiniPacmanConfig", "MiniPacmanEnv", "MiniPacmanVectorEnv",
 ]

@@ -74,6 +74,16 @@ class LevelSource:
     def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
+    def sample_slots(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One level for each env slot in ``slots`` that starts an episode. Sources that do not
+        care which slot asks sample ``len(slots)`` levels; :class:`DealtLevels` does care."""
+        return self.sample(len(slots))
+
+    def draw(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` levels for one evaluation (:class:`DealtLevels`), from the current stream; the
+        first ``k`` of ``draw(n)`` after a ``seed`` are ``draw(k)`` after the same seed."""
+        return self.sample(n)
+
     def close(self) -> None:
         """Release background resources (if any)."""
 
@@ -100,6 +110,65 @@ class ArraySource(LevelSource):
     def sample(self, n: int):
         idx = self.rng.integers(0, self.num_levels, n)
         return self.room_fixed[idx].copy(), self.room_state[idx].copy()
+
+    def draw(self, n: int):
+        """``n`` distinct levels (a prefix of a seeded permutation) while the set holds that many,
+        then with replacement."""
+        if n > self.num_levels:
+            return self.sample(n)
+        idx = self.rng.permutation(self.num_levels)[:n]
+        return self.room_fixed[idx].copy(), self.room_state[idx].copy()
+
+
+class DealtLevels(LevelSource):
+    """A fixed list of levels dealt to the slots of a vector env: slot ``i`` of ``num_slots`` plays
+    levels ``i, i + num_slots, i + 2 * num_slots, ...`` of the list (cycling), whatever order the
+    slots finish their episodes in. Evaluation deals its held-out levels this way, so that every
+    agent, step limit and number of envs plays the same levels (paired comparisons)."""
+
+    def __init__(self, room_fixed, room_state, num_slots: int):
+        super().__init__()
+        self.room_fixed = np.asarray(room_fixed, np.uint8)
+        self.room_state = np.asarray(room_state, np.uint8)
+        self.num_levels, self.num_slots = len(self.room_fixed), int(num_slots)
+        if self.num_levels < 1 or self.num_slots < 1:
+            raise ValueError(f"DealtLevels needs >= 1 level and >= 1 slot, got {self.num_levels} "
+                             f"and {num_slots}")
+        self.dim_room = tuple(int(x) for x in self.room_fixed.shape[1:])
+        self.seed()
+
+    def seed(self, seed=None) -> None:
+        """Deal from the start again (the list itself has no randomness)."""
+        self._next = np.arange(self.num_slots)
+
+    def sample_slots(self, slots: np.ndarray):
+        slots = np.asarray(slots, np.int64)
+        if slots.size and (slots.min() < 0 or slots.max() >= self.num_slots
+                           or len(np.unique(slots)) != len(slots)):
+            raise ValueError(f"slots must be distinct and in [0, {self.num_slots}), got {slots}")
+        idx = self._next[slots] % self.num_levels
+        self._next[slots] += self.num_slots
+        return self.room_fixed[idx].copy(), self.room_state[idx].copy()
+
+    def sample(self, n: int):
+        if self.num_slots != 1:
+            raise ValueError(f"DealtLevels deals to {self.num_slots} slots: use sample_slots")
+        idx = (self._next[0] + np.arange(n)) % self.num_levels
+        self._next[0] += n
+        return self.room_fixed[idx].copy(), self.room_state[idx].copy()
+
+
+def deal_levels(source: LevelSource, num_levels: int, num_slots: int, seed: int) -> DealtLevels:
+    """The ``num_levels`` levels that ``source`` draws after ``seed(seed)``, dealt to ``num_slots``
+    env slots (:class:`DealtLevels`). Closes ``source``."""
+    if num_levels < 1:
+        raise ValueError(f"num_levels must be >= 1, got {num_levels}")
+    try:
+        source.seed(int(seed))
+        fixed, state = source.draw(int(num_levels))
+    finally:
+        source.close()
+    return DealtLevels(fixed, state, num_slots)
 
 
 class GeneratorSource(LevelSource):

@@ -269,7 +269,7 @@ class SokobanVectorEnv(VectorEnv):
         return self._batch.rooms()
 
     def _load(self, idx: np.ndarray, levels=None) -> None:
-        f, s = self.level_source.sample(len(idx)) if levels is None else levels
+        f, s = self.level_source.sample_slots(idx) if levels is None else levels
         self._batch.load(idx, f, s)
         self._returns[idx] = 0.0
         self._lengths[idx] = 0

@@ -75,18 +75,30 @@ def env_kwargs(env: EnvConfig, split: str) -> dict:
                 split=split, holdout_fraction=env.holdout_fraction)
 
 
-def make_env(env: EnvConfig, num_envs: int, split: str, seed: int):
+def make_env(env: EnvConfig, num_envs: int, split: str, seed: int, num_levels: int | None = None):
     """A native batched vector env (SAME_STEP autoreset): Sokoban on the given level split, or
     MiniPacman's ``env.task`` (whose random levels have no split: ``seed`` alone tells the
-    training games from the evaluation games)."""
+    training games from the evaluation games).
+
+    With ``num_levels`` (Sokoban; what evaluation uses) the env plays a fixed list: the
+    ``num_levels`` levels the split's source draws after ``seed``, dealt to the env slots in a
+    fixed order (:class:`i2a_keras.envs.DealtLevels`), so the list does not depend on the agent,
+    ``env.max_steps`` or ``num_envs``.
+    """
     if env.game == "minipacman":
         from i2a_keras.envs.minipacman import make_vec as make_minipacman
 
         return make_minipacman(int(num_envs), task=env.task, max_steps=env.max_steps,
                                observation=env.observation, seed=int(seed))
-    from i2a_keras.envs import make_vec
+    from i2a_keras.envs import deal_levels, make_level_source, make_vec
 
-    return make_vec(int(num_envs), env_kwargs(env, split), seed=int(seed))
+    kwargs = env_kwargs(env, split)
+    source = None
+    if num_levels is not None:
+        source = deal_levels(make_level_source(kwargs["levels"], kwargs["dim_room"], kwargs["num_boxes"],
+                                               kwargs["split"], kwargs["holdout_fraction"]),
+                             num_levels, num_envs, seed)
+    return make_vec(int(num_envs), kwargs, seed=int(seed), level_source=source)
 
 
 def env_spec(env: EnvConfig) -> tuple[tuple, int]:

@@ -1,9 +1,13 @@
 """Held-out evaluation: % of unseen levels solved (Weber et al., 2017, Sec. 4: "% levels solved").
 
 :func:`evaluate_agent` plays exactly ``num_levels`` episodes on levels of the held-out ``"eval"``
-split (disjoint from training levels), ``num_levels / num_envs`` consecutive episodes per env
-slot so that quick (solved) episodes do not bias the count. A level counts as solved when the
-episode ends with all boxes on targets (``info["solved"]``) within ``env.max_steps`` steps.
+split (disjoint from training levels). The levels are a fixed list: the first ``num_levels`` that
+the split's source draws after ``seed`` (distinct levels of a level set), dealt to the env slots
+in a fixed order, ``num_levels / num_envs`` consecutive episodes per slot, so that quick (solved)
+episodes do not bias the count and every agent, ``env.max_steps`` and ``num_envs`` plays the same
+levels (paired comparisons; ``per_level=True`` returns each level's outcome). A level counts as
+solved when the episode ends with all boxes on targets (``info["solved"]``) within
+``env.max_steps`` steps.
 ``greedy=False`` (default, ``eval.greedy``) samples from the policy with a numpy generator seeded
 by ``seed`` (the env's ``eval_seed`` by default), so evaluations are reproducible;
 ``greedy=True`` acts with the arg-max action (deterministic policies can get stuck in loops).
@@ -15,8 +19,9 @@ task (the paper's Fig. 6 score), the mean length and the mean count of each even
 This module is also the ``evaluate`` subcommand: ``python -m i2a_keras.train evaluate
 --checkpoint RUN_DIR/checkpoints/latest.keras [--set eval.num_levels=1000 env.num_boxes=3]
 [--out FILE.json]``: it says which kind of checkpoint it got, plays it on the env of its run with
-the given ``env.*`` settings on top, and writes the result next to the run's checkpoint (or to
-``--out``; a checkpoint outside a run directory, e.g. ``assets/pretrained``, is never written to).
+the given ``env.*`` settings on top, and writes the result, with ``solved_by_level``, next to the
+run's checkpoint (or to ``--out``; a checkpoint outside a run directory, e.g.
+``assets/pretrained``, is never written to).
 """
 from __future__ import annotations
 
@@ -38,19 +43,23 @@ __all__ = ["evaluate_agent", "episode_frames", "record_episode_gif", "EvaluateCo
 
 
 def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, greedy: bool = False,
-                   seed: int | None = None) -> dict:
+                   seed: int | None = None, per_level: bool = False) -> dict:
     """Play ``num_levels`` held-out levels (episodes); returns ``mean_return``, ``mean_length`` and
-    ``solve_rate`` (Sokoban) or ``task`` and ``mean_events`` (MiniPacman)."""
+    ``solve_rate`` (Sokoban) or ``task`` and ``mean_events`` (MiniPacman). ``per_level=True`` adds
+    ``solved_by_level`` (Sokoban): a string with one ``"1"`` (solved) or ``"0"`` per level of the
+    evaluation's list, in list order."""
     from i2a_keras.training.actor_critic import make_env
 
     if num_levels < 1:
         raise ValueError(f"num_levels must be >= 1, got {num_levels}")
     num_envs = int(min(num_envs, num_levels))
     seed = env.eval_seed if seed is None else int(seed)
-    venv = make_env(env, num_envs, "eval", seed)
+    venv = make_env(env, num_envs, "eval", seed, num_levels=num_levels)
     rng = np.random.default_rng(seed)
     quota = np.full(num_envs, num_levels // num_envs)
     quota[: num_levels % num_envs] += 1
+    played = np.zeros(num_envs, np.int64)  # slot i's k-th episode plays level i + k * num_envs
+    by_level = np.zeros(num_levels, np.int8)
     act = make_actor(agent, greedy)
     obs, _ = venv.reset(seed=seed)
     ep_return = np.zeros(num_envs)
@@ -71,6 +80,8 @@ def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, g
                     lengths.append(int(ep_length[i]))
                     if "solved" in info:
                         solved.append(bool(info["solved"][i]))
+                        by_level[i + played[i] * num_envs] = solved[-1]
+                    played[i] += 1
                     if ep_events is not None:
                         events.append(ep_events[i].copy())
                 ep_return[i] = 0.0
@@ -88,6 +99,8 @@ def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, g
         result["mean_events"] = dict(zip(EVENTS, np.mean(events, axis=0).round(4).tolist()))
     else:
         result["solve_rate"] = float(np.mean(solved))
+        if per_level:
+            result["solved_by_level"] = "".join("01"[int(x)] for x in by_level)
     return result
 
 
@@ -106,13 +119,14 @@ def _frame_rgb(obs, env: EnvConfig) -> np.ndarray:
 def episode_frames(agent, env: EnvConfig, greedy: bool = False, seed: int | None = None,
                    fps: float = 4.0, episodes: int = 1) -> list[np.ndarray]:
     """RGB frames (:func:`_frame_rgb`) of ``episodes`` consecutive held-out episodes played by
-    ``agent``; each episode's last frame is held for a second (``fps`` frames)."""
+    ``agent``, on the first ``episodes`` levels of :func:`evaluate_agent`'s list for ``seed``; each
+    episode's last frame is held for a second (``fps`` frames)."""
     from i2a_keras.training.actor_critic import make_env
 
     if int(episodes) < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     seed = env.eval_seed if seed is None else int(seed)
-    venv = make_env(env, 1, "eval", seed)
+    venv = make_env(env, 1, "eval", seed, num_levels=int(episodes))
     rng = np.random.default_rng(seed)
     act = make_actor(agent, greedy)
     obs, _ = venv.reset(seed=seed)
@@ -311,7 +325,7 @@ def run(config: EvaluateConfig, resume: bool = False, env_overrides=()) -> dict:
     print(f"evaluate: {kind} agent checkpoint {os.path.abspath(path)} ({state.get('frames', '?')} "
           f"frames{f', run {run_dir}' if run_dir else ''}) on {where}", file=sys.stderr)
     result = evaluate_agent(agent, env, config.eval.num_levels, config.eval.num_envs,
-                            greedy=config.eval.greedy, seed=config.seed)
+                            greedy=config.eval.greedy, seed=config.seed, per_level=True)
     result.update(checkpoint=os.path.abspath(path), checkpoint_kind=kind, frames=state.get("frames"),
                   env=dataclasses.asdict(env))
     out = config.out or (os.path.splitext(path)[0] + ".eval.json" if run_dir else "")
