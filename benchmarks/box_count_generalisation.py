@@ -6,9 +6,10 @@ baseline at every box count from 1 to 7 (above 50% at 7 boxes). Boxoban has 4-bo
 the other counts come from this project's generator (the same reverse-play procedure; the Boxoban
 agents never trained on generated levels, so every one is held out). For each box count a pool of
 ``--levels`` levels is generated once (``envs.levels.build_pool``, seed ``--level-seed`` + box
-count, cached under ``--cache``) and every agent plays ``--levels`` episodes on levels drawn from
-it, with its run's env settings (``moves`` actions, one-hot, 120 steps), actions sampled by
-default. The same levels and evaluation seed serve every agent.
+count, cached under ``--cache``) and every agent plays each of its ``--levels`` levels once (the
+evaluation deals a seeded permutation of the pool; before 2026-11-27 it drew them with
+replacement), with its run's env settings (``moves`` actions, one-hot, 120 steps), actions sampled
+by default. The same levels and evaluation seed serve every agent.
 
     python benchmarks/box_count_generalisation.py \\
         --agent "model-free=assets/pretrained/model_free_boxoban.keras" \\

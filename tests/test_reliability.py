@@ -300,6 +300,41 @@ def test_box_count_table_plays_a_checkpoint_whose_level_folder_is_gone(tmp_path)
     assert set(rates) == {"1", "2"} and all(0 <= r <= 1 for r in rates.values())
 
 
+def test_paired_evaluation_statistics():
+    script = load_script("paired_evaluation")
+    assert script.mcnemar_p(0, 6) == pytest.approx(2 / 64)       # 6 discordant levels, all one way
+    assert script.mcnemar_p(3, 3) == 1.0 and script.mcnemar_p(0, 0) == 1.0
+    c = script.compare("1100", "1010")
+    assert (c["only_first"], c["only_second"], c["both"], c["difference"]) == (1, 1, 1, 0.0)
+    c = script.compare("1111", "0000")
+    assert c["difference"] == 1.0 and c["standard_error"] == 0.0
+    c = script.compare("1100", "0000")           # per-level differences 1, 1, 0, 0: s.d. 0.577
+    assert c["standard_error"] == pytest.approx(np.sqrt(1 / 3) / 2)
+    with pytest.raises(ValueError, match="played 3 and 2 levels"):
+        script.compare("101", "10")
+
+
+def test_paired_evaluation_gives_each_agent_its_levels_outcomes(run_1000, tmp_path, capsys):
+    script = load_script("paired_evaluation")
+    ckpt = os.path.join(run_1000, "checkpoints", "final.keras")
+    with pytest.raises(SystemExit):
+        script.main(["--agent", f"a={ckpt}"])
+    assert "at least 2" in capsys.readouterr().err
+    out = tmp_path / "paired.json"
+    script.main(["--agent", f"a={ckpt}", "--agent", f"b={ckpt}", "--levels", "30", "--num-envs", "7",
+                 "--set", "env.max_steps=12", "--out", str(out)])
+    data = json.loads(out.read_text())
+    assert data["env"]["max_steps"] == 12
+    for name in "ab":
+        agent = data["agents"][name]
+        assert len(agent["solved_by_level"]) == 30
+        assert agent["solve_rate"] == pytest.approx(agent["solved_by_level"].count("1") / 30)
+    (c,) = data["comparisons"]
+    a, b = data["agents"]["a"]["solved_by_level"], data["agents"]["b"]["solved_by_level"]
+    assert c["both"] == sum(x == y == "1" for x, y in zip(a, b))
+    assert c["only_first"] - c["only_second"] == a.count("1") - b.count("1")
+
+
 def test_resume_cannot_swap_generated_levels_for_files(run_copy, tmp_path, capsys):
     (tmp_path / "000.txt").write_text(BOXOBAN_5X5)
     before = snapshot(run_copy)
