@@ -91,14 +91,12 @@ def main(argv=None):
                         help="folder for the generated level pools")
     parser.add_argument("--out", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
-    agents = {}
-    for item in args.agent:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            parser.error(f"--agent must look like NAME=CHECKPOINT, got {item!r}")
-        if not os.path.isfile(path):
-            parser.error(f"--agent {name}: no such checkpoint {path}")
-        agents[name] = path
+    from i2a_keras.training.evaluate import named_checkpoints
+
+    try:
+        agents = named_checkpoints(args.agent)
+    except ValueError as exc:
+        parser.error(str(exc))
     if min(args.boxes) < 1 or args.levels < 1:
         parser.error("--boxes and --levels must be >= 1")
     pools = {b: level_pool(b, args.levels, args.level_seed, args.cache) for b in args.boxes}

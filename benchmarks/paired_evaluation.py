@@ -113,16 +113,12 @@ def main(argv=None):
                         help="env settings applied to every agent's run env")
     parser.add_argument("--out", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
-    agents = {}
-    for item in args.agent:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            parser.error(f"--agent must look like NAME=CHECKPOINT, got {item!r}")
-        if name in agents:
-            parser.error(f"--agent {name} given twice")
-        if not os.path.isfile(path):
-            parser.error(f"--agent {name}: no such checkpoint {path}")
-        agents[name] = path
+    from i2a_keras.training.evaluate import named_checkpoints
+
+    try:
+        agents = named_checkpoints(args.agent)
+    except ValueError as exc:
+        parser.error(str(exc))
     if len(agents) < 2:
         parser.error("give at least 2 --agent items to compare")
     if args.levels < 1 or args.num_envs < 1:

@@ -314,6 +314,18 @@ def test_paired_evaluation_statistics():
         script.compare("101", "10")
 
 
+def test_agent_lists_of_the_comparison_scripts_reject_bad_items(tmp_path):
+    from i2a_keras.training.evaluate import named_checkpoints
+
+    ckpt = tmp_path / "a.keras"
+    ckpt.write_bytes(b"")
+    assert named_checkpoints([f"x={ckpt}", f"y={ckpt}"]) == {"x": str(ckpt), "y": str(ckpt)}
+    for items, message in (([str(ckpt)], "NAME=CHECKPOINT"), ([f"x={ckpt}", f"x={ckpt}"], "twice"),
+                           ([f"x={tmp_path / 'none.keras'}"], "no such checkpoint")):
+        with pytest.raises(ValueError, match=message):
+            named_checkpoints(items)
+
+
 def test_paired_evaluation_gives_each_agent_its_levels_outcomes(run_1000, tmp_path, capsys):
     script = load_script("paired_evaluation")
     ckpt = os.path.join(run_1000, "checkpoints", "final.keras")

@@ -39,7 +39,7 @@ from i2a_keras.training.config import EnvConfig, EvalConfig, apply_overrides, co
 
 __all__ = ["evaluate_agent", "episode_frames", "record_episode_gif", "EvaluateConfig", "build_config", "run",
            "add_arguments", "run_command", "checkpoint_kind", "run_env_config", "held_out_run_env",
-           "check_agent_fits"]
+           "check_agent_fits", "named_checkpoints"]
 
 
 def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, greedy: bool = False,
@@ -260,6 +260,22 @@ def held_out_run_env(checkpoint: str, state: dict, overrides=()) -> EnvConfig:
                          f"trained on); pass --set env.{key}=boxoban:FOLDER (or pool:FILE.npz) "
                          "naming where they are here") from exc
     return env
+
+
+def named_checkpoints(items) -> dict:
+    """``{NAME: CHECKPOINT}`` from ``"NAME=CHECKPOINT"`` items (the benchmark scripts' ``--agent``);
+    ``ValueError`` for a malformed item, a repeated name or a missing file."""
+    agents = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--agent must look like NAME=CHECKPOINT, got {item!r}")
+        if name in agents:
+            raise ValueError(f"--agent {name} given twice")
+        if not os.path.isfile(path):
+            raise ValueError(f"--agent {name}: no such checkpoint {path}")
+        agents[name] = path
+    return agents
 
 
 def _run_dir_of(checkpoint: str) -> str | None:
