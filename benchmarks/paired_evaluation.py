@@ -5,7 +5,7 @@ list per evaluation seed, whatever the agent), so two agents can be compared lev
 difference of their solve rates has the standard error of a paired difference, and the exact
 McNemar test (a two-sided binomial test on the levels that exactly one of the two solves) says
 whether it could be chance. This is how the Boxoban agents of docs/results.md are set side by
-side; the anchors of issue 10 report greedy play on a fixed level list too.
+side.
 
     python benchmarks/paired_evaluation.py \\
         --agent "MF res6 V-trace=assets/pretrained/model_free_res6_vtrace_boxoban.keras" \\
