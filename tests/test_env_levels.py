@@ -349,6 +349,25 @@ def test_array_source_draws_distinct_levels_and_a_longer_draw_extends_a_shorter(
     assert len({x.tobytes() for x in E.state_to_rooms(thirty[1], thirty[0])}) == 30
 
 
+def test_make_vec_fixed_levels_deals_one_list_whatever_the_number_of_envs():
+    cfg = dict(dim_room=(6, 6), num_boxes=1)
+    four = E.make_vec(4, cfg, seed=5, fixed_levels=4)
+    eight = E.make_vec(8, cfg, seed=5, fixed_levels=8)
+    one = E.make_vec(1, cfg, seed=5, fixed_levels=4)
+    four.reset()
+    eight.reset()
+    np.testing.assert_array_equal(four.rooms(), eight.rooms()[:4])
+    np.testing.assert_array_equal(one.level_source.room_state, four.level_source.room_state)
+    other = E.make_vec(4, cfg, seed=6, fixed_levels=4)
+    assert not np.array_equal(other.level_source.room_state, four.level_source.room_state)
+    with pytest.raises(ValueError, match="needs a seed"):
+        E.make_vec(4, cfg, fixed_levels=4)
+    with pytest.raises(ValueError, match="not both"):
+        E.make_vec(4, cfg, seed=5, fixed_levels=4, level_source=E.make_level_source(None, (6, 6), 1))
+    for env in (four, eight, one, other):
+        env.close()
+
+
 def test_evaluation_plays_the_same_levels_whatever_the_step_limit_and_number_of_envs():
     """Greedy, a deterministic policy's per-level outcomes do not depend on eval.num_envs, and a
     longer step limit solves every level a shorter one solves (the same levels are played)."""
@@ -379,6 +398,7 @@ def test_evaluation_plays_the_same_levels_whatever_the_step_limit_and_number_of_
 
     short = outcomes(15, 4)
     np.testing.assert_array_equal(outcomes(15, 7), short)
+    np.testing.assert_array_equal(outcomes(15, 1), short)  # a single env generates in small chunks
     longer = outcomes(40, 7)
     assert 0 < short.sum() < 60, short.sum()
     assert (longer | ~short).all()        # solved within 15 steps => solved within 40

@@ -13,7 +13,7 @@ from .levels import (ArraySource, BoxobanSource, DealtLevels, GeneratorSource, G
                      save_pool)
 from .observations import observation_shape, rooms_to_observation
 from .minipacman import MiniPacmanConfig, MiniPacmanEnv, MiniPacmanVectorEnv
-from .sokoban_env import SokobanConfig, SokobanEnv, SokobanVectorEnv, make_vec
+from .sokoban_env import SokobanConfig, SokobanEnv, SokobanVectorEnv, config_level_source, make_vec
 
 ENV_ID = "i2a_keras/Sokoban-v0"
 MINIPACMAN_ENV_ID = "i2a_keras/MiniPacman-v0"
@@ -40,7 +40,7 @@ def make(config=None, **kwargs) -> SokobanEnv:
 __all__ = [
     "ENV_ID", "WALL", "FLOOR", "TARGET", "BOX_ON_TARGET", "BOX", "PLAYER", "PLAYER_ON_TARGET",
     "NUM_TILE_TYPES", "SokobanBatch", "SokobanConfig", "SokobanEnv", "SokobanVectorEnv", "make",
-    "make_vec", "generate_levels", "LevelSource", "GeneratorSource", "BoxobanSource", "PoolSource",
+    "make_vec", "config_level_source", "generate_levels", "LevelSource", "GeneratorSource", "BoxobanSource", "PoolSource",
     "ArraySource", "GymSokobanSource", "DealtLevels", "deal_levels", "make_level_source", "build_pool",
     "load_pool", "save_pool",
     "rooms_to_observation", "observation_shape", "action_names", "num_actions", "state_to_rooms",

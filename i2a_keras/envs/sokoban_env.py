@@ -32,7 +32,7 @@ from gymnasium.vector.utils import batch_space
 
 from .core import SokobanBatch, action_names, num_actions, state_to_rooms, validate_levels
 from .episode_stats import record_episodes
-from .levels import LevelSource, make_level_source
+from .levels import LevelSource, deal_levels, make_level_source
 from .observations import (OBSERVATIONS, ObservationBuffer, observation_shape, render_rgb,
                            rooms_to_observation)
 
@@ -121,7 +121,11 @@ def _resolve_config(config=None, preset: str | None = None, **kwargs) -> Sokoban
     return config.replace(**kwargs) if kwargs else config
 
 
-def _make_source(cfg: SokobanConfig, num_envs: int) -> LevelSource:
+def config_level_source(config: SokobanConfig | dict, num_envs: int | None = None) -> LevelSource:
+    """The level source a :class:`SokobanConfig` (or dict of its fields) describes, checked
+    against its ``dim_room``. ``num_envs=1`` makes the generator prefetch fewer levels at a time,
+    which changes the order of its stream: fixed lists of levels leave ``num_envs`` out."""
+    cfg = _resolve_config(config)
     kwargs = dict(cfg.level_kwargs)
     if cfg.levels in (None, "generator") and num_envs == 1:
         # a single env resets rarely: generate and prefetch fewer levels at a time
@@ -173,7 +177,7 @@ class SokobanEnv(gym.Env):
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}")
         self.render_mode = render_mode
         cfg = self.config
-        self.level_source = level_source if level_source is not None else _make_source(cfg, 1)
+        self.level_source = level_source if level_source is not None else config_level_source(cfg, 1)
         self.observation_space = _obs_space(cfg)
         self.action_space = spaces.Discrete(num_actions(cfg.action_set))
         self._batch = SokobanBatch(1, cfg.dim_room, cfg.max_steps, cfg.action_set)
@@ -249,7 +253,7 @@ class SokobanVectorEnv(VectorEnv):
         self.metadata = {**self.metadata, "autoreset_mode": _AUTORESET[cfg.autoreset_mode]}
         self.autoreset_mode = self.metadata["autoreset_mode"]
         self.level_source = level_source if level_source is not None else \
-            _make_source(cfg, self.num_envs)
+            config_level_source(cfg, self.num_envs)
         self.single_observation_space = _obs_space(cfg)
         self.single_action_space = spaces.Discrete(num_actions(cfg.action_set))
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -357,11 +361,23 @@ class SokobanVectorEnv(VectorEnv):
 
 
 def make_vec(num_envs: int, config: SokobanConfig | dict | None = None, seed: int | None = None,
-             **kwargs) -> SokobanVectorEnv:
+             fixed_levels: int | None = None, **kwargs) -> SokobanVectorEnv:
     """Native batched env of ``num_envs`` rooms (a config, a dict or keyword fields; ``preset=``).
 
     ``seed`` becomes the config's default seed: the first ``reset()`` without a seed uses it.
+    ``fixed_levels=n`` plays one fixed list instead of a stream: the ``n`` levels the config's
+    source draws after ``seed``, dealt to the slots in a fixed order (:class:`DealtLevels`), so
+    the list depends neither on the agent nor on ``num_envs`` (how evaluation plays held-out levels).
     """
+    if fixed_levels is not None:
+        if seed is None:
+            raise ValueError("fixed_levels needs a seed: it selects the list of levels")
+        if kwargs.pop("level_source", None) is not None:
+            raise ValueError("pass either fixed_levels or level_source, not both")
+        render_mode = kwargs.pop("render_mode", None)
+        config = _resolve_config(config, kwargs.pop("preset", None), **kwargs)
+        source = deal_levels(config_level_source(config), int(fixed_levels), int(num_envs), int(seed))
+        kwargs = dict(render_mode=render_mode, level_source=source)
     env = SokobanVectorEnv(num_envs, config, **kwargs)
     if seed is not None:
         env.config = env.config.replace(seed=int(seed))

@@ -82,7 +82,7 @@ def make_env(env: EnvConfig, num_envs: int, split: str, seed: int, num_levels: i
 
     With ``num_levels`` (Sokoban; what evaluation uses) the env plays a fixed list: the
     ``num_levels`` levels the split's source draws after ``seed``, dealt to the env slots in a
-    fixed order (:class:`i2a_keras.envs.DealtLevels`), so the list does not depend on the agent,
+    fixed order (``make_vec(fixed_levels=)``), so the list does not depend on the agent,
     ``env.max_steps`` or ``num_envs``.
     """
     if env.game == "minipacman":
@@ -90,15 +90,9 @@ def make_env(env: EnvConfig, num_envs: int, split: str, seed: int, num_levels: i
 
         return make_minipacman(int(num_envs), task=env.task, max_steps=env.max_steps,
                                observation=env.observation, seed=int(seed))
-    from i2a_keras.envs import deal_levels, make_level_source, make_vec
+    from i2a_keras.envs import make_vec
 
-    kwargs = env_kwargs(env, split)
-    source = None
-    if num_levels is not None:
-        source = deal_levels(make_level_source(kwargs["levels"], kwargs["dim_room"], kwargs["num_boxes"],
-                                               kwargs["split"], kwargs["holdout_fraction"]),
-                             num_levels, num_envs, seed)
-    return make_vec(int(num_envs), kwargs, seed=int(seed), level_source=source)
+    return make_vec(int(num_envs), env_kwargs(env, split), seed=int(seed), fixed_levels=num_levels)
 
 
 def env_spec(env: EnvConfig) -> tuple[tuple, int]:

@@ -101,18 +101,15 @@ def load_config(data: dict) -> SearchConfig:
 def held_out_levels(env: EnvConfig, num_levels: int, seed: int):
     """``num_levels`` levels ``(room_fixed, room_state)`` of the held-out split: distinct levels
     of a level file (a seeded permutation, at most all of them), or the seeded generator stream."""
-    from i2a_keras.envs.levels import ArraySource, make_level_source
+    from i2a_keras.envs import ArraySource, config_level_source
     from i2a_keras.training.actor_critic import env_kwargs
 
-    kw = env_kwargs(env, "eval")
-    source = make_level_source(kw["levels"], kw["dim_room"], kw["num_boxes"], kw["split"],
-                               kw["holdout_fraction"])
+    source = config_level_source(env_kwargs(env, "eval"))
     try:
-        if isinstance(source, ArraySource):
-            idx = np.random.default_rng(seed).permutation(source.num_levels)[:num_levels]
-            return source.room_fixed[idx], source.room_state[idx]
         source.seed(seed)
-        return source.sample(num_levels)
+        if isinstance(source, ArraySource):
+            num_levels = min(num_levels, source.num_levels)
+        return source.draw(num_levels)
     finally:
         source.close()
 
