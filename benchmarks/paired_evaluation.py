@@ -17,6 +17,14 @@ env.KEY=VALUE`` items apply to every agent (e.g. ``env.max_steps=240``, or
 ``env.eval_levels=boxoban:FOLDER`` where a run's saved folder is another machine's). Prints two
 markdown tables (solve rates; pairwise differences) and writes them, with every agent's
 ``solved_by_level``, to ``--out``.
+
+``--add-to RESULTS.json`` adds agents to an earlier result file of this script without playing
+its agents again: the new agents must play the same levels (``--levels``, ``--greedy``,
+``--seed`` and the held-out env), and the pairs are compared over all the agents. One new
+agent is enough then. For example, a later checkpoint against the agents above:
+
+    python benchmarks/paired_evaluation.py --add-to results/paired_valid_greedy.json --greedy \
+        --agent "MF res12=assets/pretrained/mf_boxoban_res12_vtrace.keras" --out results/paired_valid_greedy.json
 """
 from __future__ import annotations
 
@@ -87,6 +95,19 @@ def held_out_key(env) -> dict:
     return {k: d[k] for k in keys}
 
 
+def previous_results(path: str, levels: int, greedy: bool, seed) -> tuple[dict, dict]:
+    """``(held-out key, {name: result})`` of an earlier result file, whose evaluation settings must
+    be this call's."""
+    with open(path) as fh:
+        data = json.load(fh)
+    asked = {"levels": levels, "greedy": greedy, "seed": seed}
+    differ = {k: (data.get(k), v) for k, v in asked.items() if data.get(k) != v}
+    if differ:
+        raise ValueError(f"{path} was played with other settings: "
+                         + ", ".join(f"{k} {a!r} there, {b!r} here" for k, (a, b) in differ.items()))
+    return data["env"], data["agents"]
+
+
 def tables(results: dict, comparisons: dict) -> str:
     lines = ["| agent | frames | solved | standard error |", "|---|---|---|---|"]
     for name, r in results.items():
@@ -104,7 +125,9 @@ def tables(results: dict, comparisons: dict) -> str:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agent", action="append", required=True, metavar="NAME=CHECKPOINT",
-                        help="an agent checkpoint (repeatable, at least 2)")
+                        help="an agent checkpoint (repeatable; at least 2 agents in all)")
+    parser.add_argument("--add-to", default=None, metavar="JSON",
+                        help="an earlier result file of this script: its agents are kept, not played again")
     parser.add_argument("--levels", type=int, default=1000, help="held-out levels, the same for every agent")
     parser.add_argument("--num-envs", type=int, default=200)
     parser.add_argument("--greedy", action="store_true", help="arg-max actions (default: sampled)")
@@ -119,33 +142,44 @@ def main(argv=None):
         agents = named_checkpoints(args.agent)
     except ValueError as exc:
         parser.error(str(exc))
-    if len(agents) < 2:
-        parser.error("give at least 2 --agent items to compare")
+    key, first, results, checkpoints = None, None, {}, {}
+    if args.add_to:
+        try:
+            key, results = previous_results(args.add_to, args.levels, args.greedy, args.seed)
+        except (OSError, ValueError, KeyError) as exc:
+            parser.error(f"--add-to: {exc}")
+        first = f"the agents of {args.add_to}"
+        checkpoints = {name: r.pop("checkpoint") for name, r in results.items()}
+        if set(results) & set(agents):
+            parser.error(f"--add-to {args.add_to} already has agents {sorted(set(results) & set(agents))}")
+    if len(results) + len(agents) < 2:
+        parser.error("give at least 2 --agent items to compare (or one with --add-to)")
     if args.levels < 1 or args.num_envs < 1:
         parser.error("--levels and --num-envs must be >= 1")
     bad = [item for item in args.set if not item.startswith("env.") or "=" not in item]
     if bad:
         parser.error(f"--set takes env.KEY=VALUE items, got {bad}")
-    results, key = {}, None
     for name, path in agents.items():
         start = time.time()
         env, results[name] = evaluate(path, args.set, args.levels, args.num_envs, args.greedy, args.seed)
+        checkpoints[name] = os.path.abspath(path)
+        env_key = json.loads(json.dumps(held_out_key(env)))  # as a result file holds it
         if key is None:
-            key, first = held_out_key(env), name
-        elif held_out_key(env) != key:
-            raise SystemExit(f"{name} plays other held-out levels than {first}: {held_out_key(env)} vs "
+            key, first = env_key, name
+        elif env_key != key:
+            raise SystemExit(f"{name} plays other held-out levels than {first}: {env_key} vs "
                              f"{key}; pass --set env.KEY=VALUE so that they match")
         print(f"{name}: {100 * results[name]['solve_rate']:.1f}% of {args.levels} "
               f"({time.time() - start:.0f} s)", flush=True)
     comparisons = {(a, b): compare(results[a]["solved_by_level"], results[b]["solved_by_level"])
-                   for a, b in itertools.combinations(agents, 2)}
+                   for a, b in itertools.combinations(results, 2)}
     table = tables(results, comparisons)
     print(table)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as fh:
             json.dump({"levels": args.levels, "greedy": args.greedy, "seed": args.seed, "env": key,
-                       "agents": {name: {"checkpoint": os.path.abspath(agents[name]), **r}
+                       "agents": {name: {"checkpoint": checkpoints[name], **r}
                                   for name, r in results.items()},
                        "comparisons": [{"first": a, "second": b, **c} for (a, b), c in comparisons.items()],
                        "table": table}, fh, indent=2)

@@ -346,6 +346,24 @@ def test_paired_evaluation_gives_each_agent_its_levels_outcomes(run_1000, tmp_pa
     assert c["both"] == sum(x == y == "1" for x, y in zip(a, b))
     assert c["only_first"] - c["only_second"] == a.count("1") - b.count("1")
 
+    # --add-to: one more agent against a and b, which are not played again
+    more = tmp_path / "more.json"
+    same = ["--levels", "30", "--num-envs", "7", "--set", "env.max_steps=12"]
+    script.main(["--add-to", str(out), "--agent", f"c={ckpt}", *same, "--out", str(more)])
+    added = json.loads(more.read_text())
+    assert list(added["agents"]) == ["a", "b", "c"]
+    assert added["agents"]["a"] == data["agents"]["a"]
+    assert added["agents"]["c"]["solved_by_level"] == a  # the same agent on the same list of levels
+    assert [(x["first"], x["second"]) for x in added["comparisons"]] == [("a", "b"), ("a", "c"), ("b", "c")]
+    for argv, message in ((["--agent", f"c={ckpt}", "--levels", "20"], "levels 30 there, 20 here"),
+                          (["--agent", f"a={ckpt}", *same], "already has agents ['a']")):
+        with pytest.raises(SystemExit):
+            script.main(["--add-to", str(out), *argv])
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="other held-out levels"):
+        script.main(["--add-to", str(out), "--agent", f"c={ckpt}", "--levels", "30", "--set",
+                     "env.max_steps=13"])
+
 
 def test_resume_cannot_swap_generated_levels_for_files(run_copy, tmp_path, capsys):
     (tmp_path / "000.txt").write_text(BOXOBAN_5X5)
