@@ -24,7 +24,8 @@ its agents again: the new agents must play the same levels (``--levels``, ``--gr
 agent is enough then. For example, a later checkpoint against the agents above:
 
     python benchmarks/paired_evaluation.py --add-to results/paired_valid_greedy.json --greedy \
-        --agent "MF res12=assets/pretrained/mf_boxoban_res12_vtrace.keras" --out results/paired_valid_greedy.json
+        --agent "MF res12=assets/pretrained/mf_boxoban_res12_vtrace.keras" \\
+        --out results/paired_valid_greedy.json
 """
 from __future__ import annotations
 

@@ -41,8 +41,8 @@ __all__ = [
     "ENV_ID", "WALL", "FLOOR", "TARGET", "BOX_ON_TARGET", "BOX", "PLAYER", "PLAYER_ON_TARGET",
     "NUM_TILE_TYPES", "SokobanBatch", "SokobanConfig", "SokobanEnv", "SokobanVectorEnv", "make",
     "make_vec", "config_level_source", "generate_levels", "LevelSource", "GeneratorSource",
-    "BoxobanSource", "PoolSource", "ArraySource", "GymSokobanSource", "DealtLevels", "deal_levels", "make_level_source", "build_pool",
-    "load_pool", "save_pool",
+    "BoxobanSource", "PoolSource", "ArraySource", "GymSokobanSource", "DealtLevels", "deal_levels",
+    "make_level_source", "build_pool", "load_pool", "save_pool",
     "rooms_to_observation", "observation_shape", "action_names", "num_actions", "state_to_rooms",
     "rooms_to_state", "MINIPACMAN_ENV_ID", "MiniPacmanConfig", "MiniPacmanEnv", "MiniPacmanVectorEnv",
 ]
