@@ -23,7 +23,7 @@ its agents again: the new agents must play the same levels (``--levels``, ``--gr
 ``--seed`` and the held-out env), and the pairs are compared over all the agents. One new
 agent is enough then. For example, a later checkpoint against the agents above:
 
-    python benchmarks/paired_evaluation.py --add-to results/paired_valid_greedy.json --greedy \
+    python benchmarks/paired_evaluation.py --add-to results/paired_valid_greedy.json --greedy \\
         --agent "MF res12=assets/pretrained/mf_boxoban_res12_vtrace.keras" \\
         --out results/paired_valid_greedy.json
 """
