@@ -363,7 +363,8 @@ def test_make_vec_fixed_levels_deals_one_list_whatever_the_number_of_envs():
     with pytest.raises(ValueError, match="needs a seed"):
         E.make_vec(4, cfg, fixed_levels=4)
     with pytest.raises(ValueError, match="not both"):
-        E.make_vec(4, cfg, seed=5, fixed_levels=4, level_source=E.make_level_source(None, (6, 6), 1))
+        E.make_vec(4, cfg, seed=5, fixed_levels=4,
+                   level_source=E.DealtLevels(four.level_source.room_fixed, four.level_source.room_state, 4))
     for env in (four, eight, one, other):
         env.close()
 
