@@ -16,7 +16,7 @@ The agents must share their held-out env (rooms, boxes, step limit, level source
 env.KEY=VALUE`` items apply to every agent (e.g. ``env.max_steps=240``, or
 ``env.eval_levels=boxoban:FOLDER`` where a run's saved folder is another machine's). Prints two
 markdown tables (solve rates; pairwise differences) and writes them, with every agent's
-``solved_by_level``, to ``--out``.
+``solved_by_level`` and its checkpoint's path and SHA-256, to ``--out``.
 
 ``--add-to RESULTS.json`` adds agents to an earlier result file of this script without playing
 its agents again: the new agents must play the same levels (``--levels``, ``--greedy``,
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import itertools
 import json
 import math
@@ -85,6 +86,15 @@ def evaluate(path: str, overrides, num_levels: int, num_envs: int, greedy: bool,
     result = evaluate_agent(agent, env, num_levels, num_envs, greedy=greedy, seed=seed, per_level=True)
     result["frames"] = state.get("frames")
     return env, result
+
+
+def file_sha256(path: str) -> str:
+    """The checkpoint file's SHA-256: a result stays tied to its weights when the file is replaced."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def held_out_key(env) -> dict:
@@ -143,7 +153,7 @@ def main(argv=None):
         agents = named_checkpoints(args.agent)
     except ValueError as exc:
         parser.error(str(exc))
-    key, first, results, checkpoints = None, None, {}, {}
+    key, first, results, checkpoints, hashes = None, None, {}, {}, {}
     if args.add_to:
         try:
             key, results = previous_results(args.add_to, args.levels, args.greedy, args.seed)
@@ -151,6 +161,7 @@ def main(argv=None):
             parser.error(f"--add-to: {exc}")
         first = f"the agents of {args.add_to}"
         checkpoints = {name: r.pop("checkpoint") for name, r in results.items()}
+        hashes = {name: r.pop("checkpoint_sha256") for name, r in results.items() if "checkpoint_sha256" in r}
         if set(results) & set(agents):
             parser.error(f"--add-to {args.add_to} already has agents {sorted(set(results) & set(agents))}")
     if len(results) + len(agents) < 2:
@@ -163,7 +174,7 @@ def main(argv=None):
     for name, path in agents.items():
         start = time.time()
         env, results[name] = evaluate(path, args.set, args.levels, args.num_envs, args.greedy, args.seed)
-        checkpoints[name] = os.path.abspath(path)
+        checkpoints[name], hashes[name] = os.path.abspath(path), file_sha256(path)
         env_key = json.loads(json.dumps(held_out_key(env)))  # as a result file holds it
         if key is None:
             key, first = env_key, name
@@ -180,7 +191,8 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as fh:
             json.dump({"levels": args.levels, "greedy": args.greedy, "seed": args.seed, "env": key,
-                       "agents": {name: {"checkpoint": checkpoints[name], **r}
+                       "agents": {name: {"checkpoint": checkpoints[name],
+                                         **({"checkpoint_sha256": hashes[name]} if name in hashes else {}), **r}
                                   for name, r in results.items()},
                        "comparisons": [{"first": a, "second": b, **c} for (a, b), c in comparisons.items()],
                        "table": table}, fh, indent=2)

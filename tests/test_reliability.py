@@ -1,5 +1,6 @@
 """Reliability of the trainer (issue 15): divergence, one writer per run, safe resume, early
 level-source errors, ``evaluate``, clean failures, random kills, and that the tiny preset learns."""
+import hashlib
 import json
 import os
 import random
@@ -354,6 +355,8 @@ def test_paired_evaluation_gives_each_agent_its_levels_outcomes(run_1000, tmp_pa
     assert list(added["agents"]) == ["a", "b", "c"]
     assert added["agents"]["a"] == data["agents"]["a"]
     assert added["agents"]["c"]["solved_by_level"] == a  # the same agent on the same list of levels
+    with open(ckpt, "rb") as fh:  # each result names the exact weights it played, whatever the path holds later
+        assert {r["checkpoint_sha256"] for r in added["agents"].values()} == {hashlib.sha256(fh.read()).hexdigest()}
     assert [(x["first"], x["second"]) for x in added["comparisons"]] == [("a", "b"), ("a", "c"), ("b", "c")]
     for argv, message in ((["--agent", f"c={ckpt}", "--levels", "20"], "levels 30 there, 20 here"),
                           (["--agent", f"a={ckpt}", *same], "already has agents ['a']")):
