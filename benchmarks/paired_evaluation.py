@@ -153,15 +153,15 @@ def main(argv=None):
         agents = named_checkpoints(args.agent)
     except ValueError as exc:
         parser.error(str(exc))
-    key, first, results, checkpoints, hashes = None, None, {}, {}, {}
+    key, first, results, sources = None, None, {}, {}  # sources: each agent's checkpoint path and hash
     if args.add_to:
         try:
             key, results = previous_results(args.add_to, args.levels, args.greedy, args.seed)
         except (OSError, ValueError, KeyError) as exc:
             parser.error(f"--add-to: {exc}")
         first = f"the agents of {args.add_to}"
-        checkpoints = {name: r.pop("checkpoint") for name, r in results.items()}
-        hashes = {name: r.pop("checkpoint_sha256") for name, r in results.items() if "checkpoint_sha256" in r}
+        sources = {name: {k: r.pop(k) for k in ("checkpoint", "checkpoint_sha256") if k in r}
+                   for name, r in results.items()}
         if set(results) & set(agents):
             parser.error(f"--add-to {args.add_to} already has agents {sorted(set(results) & set(agents))}")
     if len(results) + len(agents) < 2:
@@ -173,8 +173,8 @@ def main(argv=None):
         parser.error(f"--set takes env.KEY=VALUE items, got {bad}")
     for name, path in agents.items():
         start = time.time()
+        sources[name] = {"checkpoint": os.path.abspath(path), "checkpoint_sha256": file_sha256(path)}
         env, results[name] = evaluate(path, args.set, args.levels, args.num_envs, args.greedy, args.seed)
-        checkpoints[name], hashes[name] = os.path.abspath(path), file_sha256(path)
         env_key = json.loads(json.dumps(held_out_key(env)))  # as a result file holds it
         if key is None:
             key, first = env_key, name
@@ -191,9 +191,7 @@ def main(argv=None):
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as fh:
             json.dump({"levels": args.levels, "greedy": args.greedy, "seed": args.seed, "env": key,
-                       "agents": {name: {"checkpoint": checkpoints[name],
-                                         **({"checkpoint_sha256": hashes[name]} if name in hashes else {}), **r}
-                                  for name, r in results.items()},
+                       "agents": {name: {**sources[name], **r} for name, r in results.items()},
                        "comparisons": [{"first": a, "second": b, **c} for (a, b), c in comparisons.items()],
                        "table": table}, fh, indent=2)
 
