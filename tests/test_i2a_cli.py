@@ -137,3 +137,21 @@ def test_bfloat16_i2a_keeps_its_loaded_env_model_in_float32(tmp_path, env_model_
         rows = [json.loads(line) for line in fh]
     assert all(np.isfinite(r["losses/total"]) for r in rows)
     assert max(abs(r["losses/behaviour_kl"]) for r in rows) < 1e-4  # the update replays the acting
+
+
+def test_threads_sets_tensorflow_pools_and_warns_under_other_backends(monkeypatch):
+    """``--threads`` limits TensorFlow's pools; under JAX it cannot, and says so instead of
+    silently running on every core."""
+    from i2a_keras.training import i2a_train
+
+    calls = []
+    tf = pytest.importorskip("tensorflow")
+    monkeypatch.setattr(tf.config.threading, "set_intra_op_parallelism_threads", calls.append)
+    monkeypatch.setattr(tf.config.threading, "set_inter_op_parallelism_threads", calls.append)
+    monkeypatch.setattr(i2a_train.keras.backend, "backend", lambda: "tensorflow")
+    i2a_train._set_threads(1)
+    assert calls == [1, 1]
+    monkeypatch.setattr(i2a_train.keras.backend, "backend", lambda: "jax")
+    with pytest.warns(UserWarning, match="no effect under the jax backend"):
+        i2a_train._set_threads(2)
+    assert calls == [1, 1]

@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_training_state", "numpy_rng_state",
-           "restore_numpy_rng", "tf_rng_state", "restore_tf_rng", "CheckpointError", "NonFiniteError",
+           "restore_numpy_rng", "CheckpointError", "NonFiniteError",
            "check_finite_metrics", "non_finite_variables", "last_good_checkpoint",
            "export_for_inference", "resumable_optimizer"]
 
@@ -189,18 +189,3 @@ def restore_numpy_rng(state: dict) -> np.random.Generator:
     bit_generator = getattr(np.random, state["bit_generator"])()
     bit_generator.state = state
     return np.random.Generator(bit_generator)
-
-
-def tf_rng_state() -> dict:
-    """TensorFlow's global generator state (TensorFlow backend only)."""
-    import tensorflow as tf
-
-    gen = tf.random.get_global_generator()
-    return {"state": [int(v) for v in gen.state.numpy()], "alg": int(gen.algorithm)}
-
-
-def restore_tf_rng(state: dict) -> None:
-    import tensorflow as tf
-
-    gen = tf.random.Generator.from_state(np.asarray(state["state"], np.int64), state["alg"])
-    tf.random.set_global_generator(gen)

@@ -19,6 +19,9 @@ import argparse
 import dataclasses
 import json
 import os
+import warnings
+
+import keras
 
 from i2a_keras.models.i2a import I2AConfig  # registers the I2A agents and their classes
 from i2a_keras.models.model_free import ModelFreeConfig
@@ -111,15 +114,21 @@ def add_i2a_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParse
                              "model-free")
     parser.add_argument("--env-model", default=None, help="pretrained .keras environment model")
     parser.add_argument("--threads", type=int, default=0,
-                        help="TensorFlow intra/inter-op threads (0: TensorFlow's default)")
+                        help="TensorFlow intra/inter-op threads (0: TensorFlow's default); the "
+                             "TensorFlow backend only, ignored with a warning under JAX")
     return parser
 
 
 def _set_threads(threads: int):
-    if threads > 0:
-        import tensorflow as tf
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    if threads <= 0:
+        return
+    if keras.backend.backend() != "tensorflow":
+        warnings.warn(f"--threads {threads} sets TensorFlow's thread pools and has no effect under the "
+                      f"{keras.backend.backend()} backend", stacklevel=2)
+        return
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
 def run_i2a(args) -> dict | None:
