@@ -316,6 +316,25 @@ def test_paired_evaluation_statistics():
         script.compare("101", "10")
 
 
+def test_level_difficulty_reports_pushes_moves_and_the_step_limit(tmp_path, capsys, monkeypatch):
+    """benchmarks/level_difficulty.py: 5 pushes after a 1-move walk, and 2 pushes, in two levels."""
+    monkeypatch.setenv("I2A_KERAS_CACHE", str(tmp_path / "cache"))
+    rows = ["#@ $    .#", "#@$ .    #"]
+    text = "".join(f"; {i}\n" + "#" * 10 + "\n" + row + "\n" + "#        #\n" * 7 + "#" * 10 + "\n\n"
+                   for i, row in enumerate(rows))
+    (tmp_path / "000.txt").write_text(text)
+    script = load_script("level_difficulty")
+    out = tmp_path / "difficulty.json"
+    report = script.main(["--set", f"two={tmp_path}", "--levels", "2", "--step-limit", "5", "--out", str(out)])
+    summary = report["sets"]["two"]["summary"]
+    assert (summary["solved"], summary["median_pushes"], summary["median_moves"]) == (2, 3.5, 4.0)
+    assert summary["over_step_limit"] == 1
+    assert sorted(r["moves"] for r in json.loads(out.read_text())["sets"]["two"]["rows"]) == [2, 6]
+    with pytest.raises(SystemExit):
+        script.main(["--set", f"two={tmp_path}", "--levels", "3"])
+    assert "--levels must be in 1..2" in capsys.readouterr().err
+
+
 def test_agent_lists_of_the_comparison_scripts_reject_bad_items(tmp_path):
     from i2a_keras.training.evaluate import named_checkpoints
 
