@@ -26,6 +26,14 @@ def _rows(path):
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def plotted_windows(rows):
+    """The logging windows worth plotting. A window cut short by a stop (logged with
+    ``end_of_session``) holds few episodes, mostly solves (the unsolved episodes all end together
+    at the step limit), so such windows, and any other window with few episodes, are left out."""
+    return [m for m in rows if "charts/solve_rate" in m and not m.get("end_of_session")
+            and m.get("charts/episodes", MIN_EPISODES) >= MIN_EPISODES]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--run", action="append", required=True,
@@ -40,12 +48,7 @@ def main(argv=None):
         label, _, rest = spec.partition("=")
         run_dir, _, offset = rest.partition(":")
         offset = int(offset or 0)
-        # A window cut short by a stop (logged with end_of_session) holds few episodes, mostly
-        # solves (the unsolved episodes all end together at the step limit), so such windows, and
-        # any other window with few episodes, are left out.
-        metrics = [m for m in _rows(os.path.join(run_dir, "metrics.jsonl"))
-                   if "charts/solve_rate" in m and not m.get("end_of_session")
-                   and m.get("charts/episodes", MIN_EPISODES) >= MIN_EPISODES]
+        metrics = plotted_windows(_rows(os.path.join(run_dir, "metrics.jsonl")))
         evals = _rows(os.path.join(run_dir, "eval.jsonl"))
         line, = ax_train.plot([offset + m["frames"] for m in metrics],
                               [100 * m["charts/solve_rate"] for m in metrics], label=label, lw=1)
