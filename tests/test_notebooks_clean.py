@@ -62,3 +62,12 @@ def test_colab_badge_install_cell_and_budget(path):
     assert "from i2a_keras.notebook_setup import setup" in install, \
         f"{path.name}: the setup cell must use the shared helper i2a_keras.notebook_setup"
     assert any("i2a_keras" in c and "import" in c for c in code), f"{path.name}: does not import i2a_keras"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_cell_has_a_unique_id(path):
+    """nbformat 4.5 cells need ids (nbformat warns now and will refuse them later)."""
+    nb = _load(path)
+    ids = [cell.get("id") for cell in nb["cells"]]
+    assert None not in ids, f"{path.name}: cells {[i for i, c in enumerate(ids) if c is None]} have no id"
+    assert len(set(ids)) == len(ids), f"{path.name}: repeated cell ids"
