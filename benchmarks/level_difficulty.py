@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def describe(fixed, state, levels: int, seed: int, max_states: int, step_limit: 
     solved = [r for r in rows if r["status"] == "solved"]
     moves = np.array([r["moves"] for r in solved])
     summary = {"levels": levels, "solved": len(solved),
-               "statuses": {s: sum(r["status"] == s for r in rows) for s in {r["status"] for r in rows}}}
+               "statuses": dict(Counter(r["status"] for r in rows))}
     if solved:
         summary.update(
             median_pushes=float(np.median([r["pushes"] for r in solved])),

@@ -70,12 +70,13 @@ def assert_same_arrays(xs, ys):
         np.testing.assert_array_equal(x, y)
 
 
-def load_script(name):
-    """The script ``benchmarks/NAME.py`` as a module (the scripts are not a package)."""
+def load_script(name, folder="benchmarks"):
+    """The script ``FOLDER/NAME.py`` (``benchmarks/`` or ``assets/``) as a module (the scripts are
+    not a package)."""
     import importlib.util
     import os
 
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks",
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), folder,
                         f"{name}.py")
     spec = importlib.util.spec_from_file_location(name, path)
     script = importlib.util.module_from_spec(spec)

@@ -1,21 +1,12 @@
 """The figure scripts in assets/: what they plot from a run's records."""
-import importlib.util
 import json
-import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _script(name):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, "assets", f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from i2a_testing import load_script
 
 
 def test_boxoban_curves_leave_out_windows_cut_by_a_stop(tmp_path):
     """A stopped run logs a last, short window (mostly solves); the curve must not show it as a spike."""
-    curves = _script("make_boxoban_curves")
+    curves = load_script("make_boxoban_curves", folder="assets")
     rows = [{"frames": 100, "charts/solve_rate": 0.4, "charts/episodes": 500},
             {"frames": 130, "charts/solve_rate": 0.9, "charts/episodes": 300, "end_of_session": True},
             {"frames": 200, "charts/solve_rate": 0.5, "charts/episodes": 20},
