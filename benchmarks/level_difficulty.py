@@ -10,6 +10,15 @@ markdown row per set and writes the per-level figures to ``--out``.
     python benchmarks/level_difficulty.py --levels 100 \\
         --set "unfiltered valid=$V/unfiltered/valid" --set "medium valid=$V/medium/valid" \\
         --set "hard=$V/hard" --out results/boxoban_level_difficulty.json
+
+``--paired RESULTS.json`` (repeatable) solves instead exactly the levels of a result file of
+``benchmarks/paired_evaluation.py``, in its order (``evaluation_levels``), and prints each of its
+agents' solve rate on the levels grouped by their minimum number of pushes: which levels the
+agents fail. Files of the same list of levels (e.g. the sampled and the greedy file) share one
+solve:
+
+    python benchmarks/level_difficulty.py --paired results/paired_boxoban_valid_sampled.json \
+        --paired results/paired_boxoban_valid_greedy.json --out results/boxoban_valid_pushes.json
 """
 from __future__ import annotations
 
@@ -26,13 +35,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 
+# Groups of levels by their minimum number of pushes (about quintiles of unfiltered valid levels).
+PUSH_BINS = ((1, 8), (9, 11), (12, 14), (15, 17), (18, None))
+
+
 def describe(fixed, state, levels: int, seed: int, max_states: int, step_limit: int) -> dict:
     """Solve a seeded sample of ``levels`` of the levels ``(fixed, state)``; summary and rows."""
-    from i2a_keras.envs.solver import solve
-
     if not 0 < levels <= len(fixed):
         raise ValueError(f"--levels must be in 1..{len(fixed)} for this set, got {levels}")
     index = np.random.default_rng(seed).choice(len(fixed), levels, replace=False)
+    return solve_levels(fixed, state, index, max_states, step_limit)
+
+
+def solve_levels(fixed, state, index, max_states: int, step_limit: int) -> dict:
+    """Solve the levels ``index`` of ``(fixed, state)``; summary and one row per level, in order."""
+    from i2a_keras.envs.solver import solve
+
+    levels = len(index)
     rows = []
     for i in index:
         result = solve(fixed[i], state[i], max_states=max_states)
@@ -53,10 +72,86 @@ def describe(fixed, state, levels: int, seed: int, max_states: int, step_limit: 
     return {"summary": summary, "rows": rows}
 
 
+def push_bin(pushes) -> str:
+    """The :data:`PUSH_BINS` label of a level's minimum pushes (``"unsolved"`` for None)."""
+    if pushes is None:
+        return "unsolved"
+    for low, high in PUSH_BINS:
+        if pushes >= low and (high is None or pushes <= high):
+            return f"{low}+" if high is None else f"{low}-{high}"
+    raise ValueError(f"pushes must be >= 1, got {pushes}")
+
+
+def rates_by_pushes(rows, outcomes: dict) -> dict:
+    """``{agent: {bin: solve rate}}`` and the levels per bin: each agent's ``solved_by_level``
+    string (``outcomes``) over the solved ``rows`` of the same levels, in the same order."""
+    bins = [push_bin(r["pushes"]) for r in rows]
+    labels = [push_bin(low) for low, _ in PUSH_BINS] + ["unsolved"]
+    counts = {b: bins.count(b) for b in labels if b in bins}
+    rates = {}
+    for name, solved in outcomes.items():
+        if len(solved) != len(rows):
+            raise ValueError(f"agent {name} played {len(solved)} levels, the file lists {len(rows)}")
+        rates[name] = {b: sum(s == "1" for s, x in zip(solved, bins) if x == b) / n for b, n in counts.items()}
+        rates[name]["all"] = solved.count("1") / len(solved)
+    return {"levels_per_bin": counts, "solve_rate": rates}
+
+
+def paired_levels(path: str):
+    """``(key, fixed, state, data)``: the list of levels a paired-evaluation result file played."""
+    from i2a_keras.training.config import EnvConfig
+    from i2a_keras.training.evaluate import evaluation_levels
+
+    with open(path) as fh:
+        data = json.load(fh)
+    try:
+        env_fields, levels, seed, agents = data["env"], data["levels"], data["seed"], data["agents"]
+        outcomes = {name: a["solved_by_level"] for name, a in agents.items()}
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a result file of benchmarks/paired_evaluation.py "
+                         f"(no {exc})") from exc
+    env = EnvConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in env_fields.items()})
+    key = json.dumps([env_fields, levels, seed], sort_keys=True)
+    fixed, state = evaluation_levels(env, levels, seed)
+    return key, fixed, state, outcomes
+
+
+def pushes_table(name: str, grouped: dict) -> str:
+    counts = grouped["levels_per_bin"]
+    lines = [f"| {name} | " + " | ".join(f"{b} pushes ({n})" if b != "unsolved" else f"unsolved ({n})"
+                                         for b, n in counts.items()) + f" | all ({sum(counts.values())}) |",
+             "|---|" + "---|" * (len(counts) + 1)]
+    for agent, rates in grouped["solve_rate"].items():
+        lines.append(f"| {agent} | " + " | ".join(f"{100 * rates[b]:.1f}%" for b in counts)
+                     + f" | {100 * rates['all']:.1f}% |")
+    return "\n".join(lines)
+
+
+def run_paired(paths, max_states: int, step_limit: int) -> dict:
+    """Solve the levels of each paired result file (once per distinct list) and group the agents'
+    outcomes by the levels' minimum pushes."""
+    solved_lists, report = {}, {}
+    for path in paths:
+        key, fixed, state, outcomes = paired_levels(path)
+        if key not in solved_lists:
+            start = time.time()
+            solved_lists[key] = solve_levels(fixed, state, range(len(fixed)), max_states, step_limit)
+            solved_lists[key]["seconds"] = round(time.time() - start, 1)
+        solved = solved_lists[key]
+        grouped = rates_by_pushes(solved["rows"], outcomes)
+        report[path] = {"summary": solved["summary"], "seconds": solved["seconds"], **grouped,
+                        "rows": solved["rows"]}
+        print(pushes_table(os.path.basename(path), grouped) + "\n", flush=True)
+    return report
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--set", action="append", required=True, metavar="NAME=FOLDER",
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=FOLDER",
                         help="a Boxoban level folder (repeatable)")
+    parser.add_argument("--paired", action="append", default=[], metavar="RESULTS.json",
+                        help="a result file of benchmarks/paired_evaluation.py: its levels and agents "
+                             "(repeatable)")
     parser.add_argument("--levels", type=int, default=100, help="levels drawn per set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-states", type=int, default=300_000,
@@ -65,6 +160,15 @@ def main(argv=None) -> dict:
                         help="count the solutions longer than this many moves (the episode limit)")
     parser.add_argument("--out", default=None, help="JSON file for the summaries and every level")
     args = parser.parse_args(argv)
+    if bool(args.set) == bool(args.paired):
+        parser.error("give either --set (level folders) or --paired (result files)")
+    report = {"max_states": args.max_states, "step_limit": args.step_limit}
+    if args.paired:
+        try:
+            report["paired"] = run_paired(args.paired, args.max_states, args.step_limit)
+        except (OSError, ValueError) as exc:
+            parser.error(str(exc))
+        return write_report(report, args.out)
     from i2a_keras.envs.boxoban import load_boxoban
 
     sets = {}
@@ -73,8 +177,7 @@ def main(argv=None) -> dict:
         if not sep or not name or not folder:
             parser.error(f"--set takes NAME=FOLDER, got {item!r}")
         sets[name] = folder
-    report = {"levels": args.levels, "seed": args.seed, "max_states": args.max_states,
-              "step_limit": args.step_limit, "sets": {}}
+    report.update(levels=args.levels, seed=args.seed, sets={})
     print(f"| set | solved | median pushes | median moves | 90th pct moves | over {args.step_limit} moves "
           f"| median states expanded | 90th pct states |\n|---|---|---|---|---|---|---|---|")
     for name, folder in sets.items():
@@ -90,8 +193,12 @@ def main(argv=None) -> dict:
         print(f"| {name} | {s['solved']}/{s['levels']} | {s.get('median_pushes')} | {s.get('median_moves')} "
               f"| {s.get('p90_moves')} | {s.get('over_step_limit')} | {s.get('median_explored')} "
               f"| {s.get('p90_explored')} |", flush=True)
-    if args.out:
-        with open(args.out, "w") as f:
+    return write_report(report, args.out)
+
+
+def write_report(report: dict, out) -> dict:
+    if out:
+        with open(out, "w") as f:
             json.dump(report, f, indent=1)
     return report
 

@@ -335,6 +335,86 @@ def test_level_difficulty_reports_pushes_moves_and_the_step_limit(tmp_path, caps
     assert "--levels must be in 1..2" in capsys.readouterr().err
 
 
+class PushRight(keras.Model):
+    """A weightless agent that always pushes right (action 3 of the ``moves`` set)."""
+
+    def __init__(self):
+        super().__init__()
+        self.built = True
+
+    def call(self, obs, training=False):
+        batch = keras.ops.shape(obs)[0]
+        logits = keras.ops.tile(keras.ops.convert_to_tensor([[0.0, 0.0, 0.0, 9.0]]), (batch, 1))
+        return {"logits": logits, "value": keras.ops.zeros((batch,))}
+
+
+def test_evaluation_levels_are_the_levels_behind_solved_by_level(tmp_path, monkeypatch):
+    """Which level an agent failed: the i-th of ``evaluation_levels`` is the i-th outcome of
+    ``solved_by_level``. In one step, pushing right solves the levels with the player left of the
+    box (column 1) and fails the others (player at column 3); the list is a shuffled draw of 12."""
+    from i2a_keras.training.config import EnvConfig
+    from i2a_keras.training.evaluate import evaluate_agent, evaluation_levels
+
+    monkeypatch.setenv("I2A_KERAS_CACHE", str(tmp_path / "cache"))
+    rows = ["#@$.     #", "#.$@     #"] * 6
+    text = "".join(f"; {i}\n" + "#" * 10 + "\n" + row + "\n" + "#        #\n" * 7 + "#" * 10 + "\n\n"
+                   for i, row in enumerate(rows))
+    (tmp_path / "000.txt").write_text(text)
+    env = EnvConfig(dim_room=(10, 10), num_boxes=1, max_steps=1, action_set="moves",
+                    levels=f"boxoban:{tmp_path}", eval_levels=f"boxoban:{tmp_path}")
+    outcome = evaluate_agent(PushRight(), env, 10, num_envs=4, greedy=True, per_level=True)
+    fixed, state = evaluation_levels(env, 10)
+    player_column = np.argwhere(state == 5)[:, 2]
+    assert len(player_column) == 10 and set(player_column) == {1, 3}
+    assert outcome["solved_by_level"] == "".join("1" if c == 1 else "0" for c in player_column)
+    assert evaluation_levels(env, 10, seed=env.eval_seed + 1)[1].tolist() != state.tolist()
+
+
+def test_level_difficulty_groups_paired_outcomes_by_pushes(tmp_path, capsys, monkeypatch):
+    """--paired: the levels of a paired-evaluation file, solved in its order, and each agent's
+    solve rate per group of minimum pushes."""
+    from i2a_keras.training.config import EnvConfig
+
+    script = load_script("level_difficulty")
+    assert [script.push_bin(p) for p in (1, 8, 9, 14, 17, 18, 40, None)] == [
+        "1-8", "1-8", "9-11", "12-14", "15-17", "18+", "18+", "unsolved"]
+    rows = [{"pushes": p} for p in (3, 5, 10, 20, None)]
+    grouped = script.rates_by_pushes(rows, {"a": "11010", "b": "00001"})
+    assert grouped["levels_per_bin"] == {"1-8": 2, "9-11": 1, "18+": 1, "unsolved": 1}
+    assert grouped["solve_rate"]["a"] == {"1-8": 1.0, "9-11": 0.0, "18+": 1.0, "unsolved": 0.0, "all": 0.6}
+    assert grouped["solve_rate"]["b"]["unsolved"] == 1.0
+    with pytest.raises(ValueError, match="played 4 levels, the file lists 5"):
+        script.rates_by_pushes(rows, {"c": "1111"})
+
+    monkeypatch.setenv("I2A_KERAS_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "levels"
+    folder.mkdir()
+    rows = ["#@$.     #", "#@$     .#"] * 3  # 1 push, 6 pushes
+    (folder / "000.txt").write_text("".join(f"; {i}\n" + "#" * 10 + "\n" + row + "\n" + "#        #\n" * 7
+                                            + "#" * 10 + "\n\n" for i, row in enumerate(rows)))
+    env = EnvConfig(dim_room=(10, 10), num_boxes=1, max_steps=5, action_set="moves",
+                    eval_levels=f"boxoban:{folder}")
+    paired = tmp_path / "paired.json"
+    fields = {"dim_room": [10, 10], "num_boxes": 1, "max_steps": 5, "action_set": "moves",
+              "eval_levels": env.eval_levels, "eval_seed": env.eval_seed}
+    paired.write_text(json.dumps({"levels": 4, "greedy": False, "seed": None, "env": fields,
+                                  "agents": {"x": {"solved_by_level": "1010"}}}))
+    report = script.main(["--paired", str(paired), "--paired", str(paired), "--out", str(tmp_path / "o.json")])
+    result = report["paired"][str(paired)]
+    from i2a_keras.training.evaluate import evaluation_levels
+
+    fixed, state = evaluation_levels(env, 4)
+    box_to_target = [int(np.argwhere(f == 2)[0, 1] - np.argwhere(s == 4)[0, 1]) for f, s in zip(fixed, state)]
+    assert [r["pushes"] for r in result["rows"]] == box_to_target  # the file's levels, in its order
+    assert result["levels_per_bin"] == {"1-8": 4} and result["solve_rate"]["x"] == {"1-8": 0.5, "all": 0.5}
+    assert "| x | 50.0% | 50.0% |" in capsys.readouterr().out
+    for argv, message in ((["--set", f"a={folder}", "--paired", str(paired)], "either --set"),
+                          (["--paired", str(tmp_path / "o.json")], "not a result file")):
+        with pytest.raises(SystemExit):
+            script.main(argv)
+        assert message in capsys.readouterr().err
+
+
 def test_agent_lists_of_the_comparison_scripts_reject_bad_items(tmp_path):
     from i2a_keras.training.evaluate import named_checkpoints
 

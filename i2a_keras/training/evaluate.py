@@ -39,7 +39,7 @@ from i2a_keras.training.config import EnvConfig, EvalConfig, apply_overrides, co
 
 __all__ = ["evaluate_agent", "episode_frames", "record_episode_gif", "EvaluateConfig", "build_config", "run",
            "add_arguments", "run_command", "checkpoint_kind", "run_env_config", "held_out_run_env",
-           "check_agent_fits", "named_checkpoints"]
+           "check_agent_fits", "named_checkpoints", "evaluation_levels"]
 
 
 def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, greedy: bool = False,
@@ -102,6 +102,20 @@ def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, g
         if per_level:
             result["solved_by_level"] = "".join("01"[int(x)] for x in by_level)
     return result
+
+
+def evaluation_levels(env: EnvConfig, num_levels: int, seed: int | None = None):
+    """``(room_fixed, room_state)``: the Sokoban levels :func:`evaluate_agent` plays with these
+    arguments, in the order of its ``solved_by_level`` (which level an agent failed)."""
+    from i2a_keras.envs.levels import deal_levels
+    from i2a_keras.envs.sokoban_env import config_level_source
+    from i2a_keras.training.actor_critic import env_kwargs
+
+    if env.game != "sokoban":
+        raise ValueError(f"evaluation_levels needs a Sokoban env, got game={env.game!r}")
+    seed = env.eval_seed if seed is None else int(seed)
+    dealt = deal_levels(config_level_source(env_kwargs(env, "eval")), num_levels, 1, seed)
+    return dealt.room_fixed, dealt.room_state
 
 
 def _frame_rgb(obs, env: EnvConfig) -> np.ndarray:
