@@ -15,9 +15,10 @@ markdown row per set and writes the per-level figures to ``--out``.
 ``benchmarks/paired_evaluation.py``, in its order (``evaluation_levels``), and prints each of its
 agents' solve rate on the levels grouped by their minimum number of pushes: which levels the
 agents fail. Files of the same list of levels (e.g. the sampled and the greedy file) share one
-solve:
+solve, and ``--reuse REPORT.json`` takes the solved lists of an earlier report (when a file gains
+an agent):
 
-    python benchmarks/level_difficulty.py --paired results/paired_boxoban_valid_sampled.json \
+    python benchmarks/level_difficulty.py --paired results/paired_boxoban_valid_sampled.json \\
         --paired results/paired_boxoban_valid_greedy.json --out results/boxoban_valid_pushes.json
 """
 from __future__ import annotations
@@ -127,10 +128,14 @@ def pushes_table(name: str, grouped: dict) -> str:
     return "\n".join(lines)
 
 
-def run_paired(paths, max_states: int, step_limit: int) -> dict:
-    """Solve the levels of each paired result file (once per distinct list) and group the agents'
+def run_paired(paths, max_states: int, step_limit: int, reuse=None) -> dict:
+    """Solve the levels of each paired result file (once per distinct list, or not at all where
+    ``reuse``, an earlier report of this mode, solved the same list) and group the agents'
     outcomes by the levels' minimum pushes."""
     solved_lists, report = {}, {}
+    for entry in (reuse or {}).get("paired", {}).values():
+        if (reuse["max_states"], reuse["step_limit"]) == (max_states, step_limit):
+            solved_lists[entry["levels_key"]] = {k: entry[k] for k in ("summary", "seconds", "rows")}
     for path in paths:
         key, fixed, state, outcomes = paired_levels(path)
         if key not in solved_lists:
@@ -139,8 +144,8 @@ def run_paired(paths, max_states: int, step_limit: int) -> dict:
             solved_lists[key]["seconds"] = round(time.time() - start, 1)
         solved = solved_lists[key]
         grouped = rates_by_pushes(solved["rows"], outcomes)
-        report[path] = {"summary": solved["summary"], "seconds": solved["seconds"], **grouped,
-                        "rows": solved["rows"]}
+        report[path] = {"levels_key": key, "summary": solved["summary"], "seconds": solved["seconds"],
+                        **grouped, "rows": solved["rows"]}
         print(pushes_table(os.path.basename(path), grouped) + "\n", flush=True)
     return report
 
@@ -152,6 +157,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--paired", action="append", default=[], metavar="RESULTS.json",
                         help="a result file of benchmarks/paired_evaluation.py: its levels and agents "
                              "(repeatable)")
+    parser.add_argument("--reuse", default=None, metavar="REPORT.json",
+                        help="with --paired: an earlier --out of --paired, whose solved lists of levels "
+                             "are not solved again")
     parser.add_argument("--levels", type=int, default=100, help="levels drawn per set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-states", type=int, default=300_000,
@@ -165,8 +173,12 @@ def main(argv=None) -> dict:
     report = {"max_states": args.max_states, "step_limit": args.step_limit}
     if args.paired:
         try:
-            report["paired"] = run_paired(args.paired, args.max_states, args.step_limit)
-        except (OSError, ValueError) as exc:
+            reuse = None
+            if args.reuse:
+                with open(args.reuse) as fh:
+                    reuse = json.load(fh)
+            report["paired"] = run_paired(args.paired, args.max_states, args.step_limit, reuse)
+        except (OSError, ValueError, KeyError) as exc:
             parser.error(str(exc))
         return write_report(report, args.out)
     from i2a_keras.envs.boxoban import load_boxoban

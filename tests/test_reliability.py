@@ -408,6 +408,9 @@ def test_level_difficulty_groups_paired_outcomes_by_pushes(tmp_path, capsys, mon
     assert [r["pushes"] for r in result["rows"]] == box_to_target  # the file's levels, in its order
     assert result["levels_per_bin"] == {"1-8": 4} and result["solve_rate"]["x"] == {"1-8": 0.5, "all": 0.5}
     assert "| x | 50.0% | 50.0% |" in capsys.readouterr().out
+    monkeypatch.setattr(script, "solve_levels", lambda *a: pytest.fail("--reuse solved the levels again"))
+    again = script.main(["--paired", str(paired), "--reuse", str(tmp_path / "o.json")])
+    assert again["paired"][str(paired)]["rows"] == result["rows"]
     for argv, message in ((["--set", f"a={folder}", "--paired", str(paired)], "either --set"),
                           (["--paired", str(tmp_path / "o.json")], "not a result file")):
         with pytest.raises(SystemExit):
