@@ -67,8 +67,9 @@ def compare(a: str, b: str) -> dict:
             "mcnemar_p": mcnemar_p(only_a, only_b)}
 
 
-def evaluate(path: str, overrides, num_levels: int, num_envs: int, greedy: bool, seed):
-    """``(env, result)``: the agent at ``path`` on its run's held-out levels, each level's outcome."""
+def evaluate(path: str, overrides, num_levels: int, num_envs: int, greedy: bool, seed, final_rooms=False):
+    """``(env, result)``: the agent at ``path`` on its run's held-out levels, each level's outcome
+    (and the room each episode ended in, with ``final_rooms``)."""
     from i2a_keras.training.checkpoint import load_checkpoint
     from i2a_keras.training.evaluate import (check_agent_fits, checkpoint_kind, evaluate_agent,
                                              held_out_run_env)
@@ -83,7 +84,8 @@ def evaluate(path: str, overrides, num_levels: int, num_envs: int, greedy: bool,
     if env.game != "sokoban":
         raise SystemExit(f"{path}: paired evaluation needs Sokoban levels, its env is {env.game}")
     check_agent_fits(agent, env, path)
-    result = evaluate_agent(agent, env, num_levels, num_envs, greedy=greedy, seed=seed, per_level=True)
+    result = evaluate_agent(agent, env, num_levels, num_envs, greedy=greedy, seed=seed, per_level=True,
+                            final_rooms=final_rooms)
     result["frames"] = state.get("frames")
     return env, result
 

@@ -418,6 +418,42 @@ def test_level_difficulty_groups_paired_outcomes_by_pushes(tmp_path, capsys, mon
         assert message in capsys.readouterr().err
 
 
+def test_failure_modes_tell_dead_ends_from_time_outs(run_1000, tmp_path, monkeypatch, capsys):
+    """benchmarks/failure_modes.py: an agent that always pushes right solves the level with the box
+    between it and the target, drives the box into a wall off target (dead end) in the second, and
+    walks away from a box it could still push onto its target (still solvable) in the third."""
+    from i2a_keras.training.config import EnvConfig
+    from i2a_keras.training.evaluate import evaluate_agent, evaluation_levels
+
+    script = load_script("failure_modes")
+    monkeypatch.setenv("I2A_KERAS_CACHE", str(tmp_path / "cache"))
+    floor = "#        #"
+    kinds = {"solved": ["#@$.     #"] + [floor] * 7,
+             "dead end": [floor, floor, "#@$      #", floor, "# .      #"] + [floor] * 3,
+             "still solvable": [floor] * 3 + ["# .$@    #"] + [floor] * 4}
+    text = "".join(f"; {i}\n" + "#" * 10 + "\n" + "\n".join(rows) + "\n" + "#" * 10 + "\n\n"
+                   for i, rows in enumerate(list(kinds.values()) * 2))
+    (tmp_path / "000.txt").write_text(text)
+    env = EnvConfig(dim_room=(10, 10), num_boxes=1, max_steps=8, action_set="moves",
+                    levels=f"boxoban:{tmp_path}", eval_levels=f"boxoban:{tmp_path}")
+    result = evaluate_agent(PushRight(), env, 6, num_envs=4, greedy=True, per_level=True, final_rooms=True)
+    fixed, state = evaluation_levels(env, 6)
+    letters = script.classify(fixed, result["solved_by_level"], result["final_rooms"], max_states=1000)
+    player_row = np.argwhere(state == 5)[:, 1]
+    assert letters == "".join({1: "s", 3: "d", 4: "a"}[r] for r in player_row)
+    assert sorted(letters) == sorted("ssddaa")
+    assert script.summary(letters)["dead_end_share_of_failures"] == 0.5
+
+    out = tmp_path / "failures.json"
+    ckpt = os.path.join(run_1000, "checkpoints", "final.keras")
+    report = script.main(["--agent", f"tiny={ckpt}", "--levels", "20", "--num-envs", "5", "--out", str(out)])
+    tiny = json.loads(out.read_text())["agents"]["tiny"]
+    assert tiny == json.loads(json.dumps(report["agents"]["tiny"])) and len(tiny["by_level"]) == 20
+    s = tiny["summary"]
+    assert s["failed"] == s["dead_end"] + s["still_solvable"] + s["unknown"] == 20 - tiny["by_level"].count("s")
+    assert "| tiny | 1,000 |" in capsys.readouterr().out
+
+
 def test_agent_lists_of_the_comparison_scripts_reject_bad_items(tmp_path):
     from i2a_keras.training.evaluate import named_checkpoints
 

@@ -43,15 +43,20 @@ __all__ = ["evaluate_agent", "episode_frames", "record_episode_gif", "EvaluateCo
 
 
 def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, greedy: bool = False,
-                   seed: int | None = None, per_level: bool = False) -> dict:
+                   seed: int | None = None, per_level: bool = False, final_rooms: bool = False) -> dict:
     """Play ``num_levels`` held-out levels (episodes); returns ``mean_return``, ``mean_length`` and
     ``solve_rate`` (Sokoban) or ``task`` and ``mean_events`` (MiniPacman). ``per_level=True`` adds
     ``solved_by_level`` (Sokoban): a string with one ``"1"`` (solved) or ``"0"`` per level of the
-    evaluation's list, in list order."""
+    evaluation's list, in list order. ``final_rooms=True`` adds ``final_rooms`` (Sokoban): each
+    level's room when its episode ended, ``uint8 (num_levels, H, W)`` in list order (gym-sokoban
+    codes; where a failed agent left the boxes)."""
+    from i2a_keras.envs.observations import observation_to_rooms
     from i2a_keras.training.actor_critic import make_env
 
     if num_levels < 1:
         raise ValueError(f"num_levels must be >= 1, got {num_levels}")
+    if final_rooms and env.game != "sokoban":
+        raise ValueError(f"final_rooms needs a Sokoban env, got game={env.game!r}")
     num_envs = int(min(num_envs, num_levels))
     seed = env.eval_seed if seed is None else int(seed)
     venv = make_env(env, num_envs, "eval", seed, num_levels=num_levels)
@@ -60,6 +65,7 @@ def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, g
     quota[: num_levels % num_envs] += 1
     played = np.zeros(num_envs, np.int64)  # slot i's k-th episode plays level i + k * num_envs
     by_level = np.zeros(num_levels, np.int8)
+    last_rooms = np.zeros((num_levels, *env.dim_room), np.uint8) if final_rooms else None
     act = make_actor(agent, greedy)
     obs, _ = venv.reset(seed=seed)
     ep_return = np.zeros(num_envs)
@@ -81,6 +87,9 @@ def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, g
                     if "solved" in info:
                         solved.append(bool(info["solved"][i]))
                         by_level[i + played[i] * num_envs] = solved[-1]
+                    if final_rooms:
+                        last_rooms[i + played[i] * num_envs] = observation_to_rooms(
+                            final_obs_rows(info, [i])[0], env.observation)
                     played[i] += 1
                     if ep_events is not None:
                         events.append(ep_events[i].copy())
@@ -101,6 +110,8 @@ def evaluate_agent(agent, env: EnvConfig, num_levels: int, num_envs: int = 50, g
         result["solve_rate"] = float(np.mean(solved))
         if per_level:
             result["solved_by_level"] = "".join("01"[int(x)] for x in by_level)
+        if final_rooms:
+            result["final_rooms"] = last_rooms
     return result
 
 
