@@ -1,8 +1,8 @@
 """Why do the Boxoban agents fail? Dead ends against time-outs, on shared held-out levels.
 
 Sokoban's moves are often irreversible: a box pushed into a corner off target, or frozen against
-another box, can never be solved again. That is the paper's reason for imagining before acting
-(Weber et al., 2017, Sec. 4.1). This script plays each agent on the same fixed list of held-out
+another box, can never be solved again. Avoiding "irreversible, poor decisions" is what Weber et
+al. (2017, Sec. 1) expect of imagining before acting. This script plays each agent on the same fixed list of held-out
 levels as ``benchmarks/paired_evaluation.py`` and, for every level it fails, asks the push-BFS
 solver (``i2a_keras.envs.solver.solve``) about the room the episode ended in:
 
