@@ -5,7 +5,8 @@ split (disjoint from training levels). The levels are a fixed list: the first ``
 the split's source draws after ``seed`` (distinct levels of a level set), dealt to the env slots
 in a fixed order, ``num_levels / num_envs`` consecutive episodes per slot, so that quick (solved)
 episodes do not bias the count and every agent, ``env.max_steps`` and ``num_envs`` plays the same
-levels (paired comparisons; ``per_level=True`` returns each level's outcome). A level counts as
+levels (paired comparisons; ``per_level=True`` returns each level's outcome, and
+:func:`evaluation_levels` the list itself). A level counts as
 solved when the episode ends with all boxes on targets (``info["solved"]``) within
 ``env.max_steps`` steps.
 ``greedy=False`` (default, ``eval.greedy``) samples from the policy with a numpy generator seeded
