@@ -35,7 +35,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 
-from paired_evaluation import evaluate, held_out_key  # noqa: E402  (a sibling script)
+from paired_evaluation import (add_held_out_arguments, check_held_out_arguments, evaluate,  # noqa: E402
+                               held_out_key)  # a sibling script
 
 LETTERS = {"solved": "a", "unsolvable": "d", "limit": "u"}  # the solver's status of a failed room
 
@@ -88,26 +89,15 @@ def table(results: dict) -> str:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agent", action="append", required=True, metavar="NAME=CHECKPOINT",
-                        help="an agent checkpoint (repeatable)")
-    parser.add_argument("--levels", type=int, default=1000, help="held-out levels, the same for every agent")
-    parser.add_argument("--num-envs", type=int, default=200)
-    parser.add_argument("--greedy", action="store_true", help="arg-max actions (default: sampled)")
-    parser.add_argument("--seed", type=int, default=None, help="evaluation seed (default: the env's)")
-    parser.add_argument("--set", nargs="*", default=[], metavar="env.KEY=VALUE",
-                        help="env settings applied to every agent's run env")
+    add_held_out_arguments(parser, "an agent checkpoint (repeatable)")
     parser.add_argument("--max-states", type=int, default=50_000,
                         help="the solver's budget per failed room ('unknown' past it)")
-    parser.add_argument("--out", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
-    from i2a_keras.training.evaluate import evaluation_levels, named_checkpoints
+    from i2a_keras.training.evaluate import evaluation_levels
 
-    try:
-        agents = named_checkpoints(args.agent)
-    except ValueError as exc:
-        parser.error(str(exc))
-    if args.levels < 1 or args.num_envs < 1 or args.max_states < 1:
-        parser.error("--levels, --num-envs and --max-states must be >= 1")
+    agents = check_held_out_arguments(parser, args)
+    if args.max_states < 1:
+        parser.error("--max-states must be >= 1")
     key, fixed, results = None, None, {}
     for name, path in agents.items():
         start = time.time()

@@ -135,12 +135,9 @@ def tables(results: dict, comparisons: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agent", action="append", required=True, metavar="NAME=CHECKPOINT",
-                        help="an agent checkpoint (repeatable; at least 2 agents in all)")
-    parser.add_argument("--add-to", default=None, metavar="JSON",
-                        help="an earlier result file of this script: its agents are kept, not played again")
+def add_held_out_arguments(parser, agent_help: str) -> None:
+    """The options of the scripts that play agents on one shared list of held-out levels."""
+    parser.add_argument("--agent", action="append", required=True, metavar="NAME=CHECKPOINT", help=agent_help)
     parser.add_argument("--levels", type=int, default=1000, help="held-out levels, the same for every agent")
     parser.add_argument("--num-envs", type=int, default=200)
     parser.add_argument("--greedy", action="store_true", help="arg-max actions (default: sampled)")
@@ -148,13 +145,32 @@ def main(argv=None):
     parser.add_argument("--set", nargs="*", default=[], metavar="env.KEY=VALUE",
                         help="env settings applied to every agent's run env")
     parser.add_argument("--out", default=None, help="JSON file for the results")
-    args = parser.parse_args(argv)
+
+
+def check_held_out_arguments(parser, args) -> dict:
+    """``{NAME: CHECKPOINT}`` of the ``--agent`` items; a usage error on bad values of
+    :func:`add_held_out_arguments`' options."""
     from i2a_keras.training.evaluate import named_checkpoints
 
     try:
         agents = named_checkpoints(args.agent)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.levels < 1 or args.num_envs < 1:
+        parser.error("--levels and --num-envs must be >= 1")
+    bad = [item for item in args.set if not item.startswith("env.") or "=" not in item]
+    if bad:
+        parser.error(f"--set takes env.KEY=VALUE items, got {bad}")
+    return agents
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_held_out_arguments(parser, "an agent checkpoint (repeatable; at least 2 agents in all)")
+    parser.add_argument("--add-to", default=None, metavar="JSON",
+                        help="an earlier result file of this script: its agents are kept, not played again")
+    args = parser.parse_args(argv)
+    agents = check_held_out_arguments(parser, args)
     key, first, results, sources = None, None, {}, {}  # sources: each agent's checkpoint path and hash
     if args.add_to:
         try:
@@ -168,11 +184,6 @@ def main(argv=None):
             parser.error(f"--add-to {args.add_to} already has agents {sorted(set(results) & set(agents))}")
     if len(results) + len(agents) < 2:
         parser.error("give at least 2 --agent items to compare (or one with --add-to)")
-    if args.levels < 1 or args.num_envs < 1:
-        parser.error("--levels and --num-envs must be >= 1")
-    bad = [item for item in args.set if not item.startswith("env.") or "=" not in item]
-    if bad:
-        parser.error(f"--set takes env.KEY=VALUE items, got {bad}")
     for name, path in agents.items():
         start = time.time()
         sources[name] = {"checkpoint": os.path.abspath(path), "checkpoint_sha256": file_sha256(path)}
