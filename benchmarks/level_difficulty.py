@@ -85,7 +85,7 @@ def push_bin(pushes) -> str:
 
 def rates_by_pushes(rows, outcomes: dict) -> dict:
     """``{agent: {bin: solve rate}}`` and the levels per bin: each agent's ``solved_by_level``
-    string (``outcomes``) over the solved ``rows`` of the same levels, in the same order."""
+    string (``outcomes``) over the solver's ``rows`` for the same levels, in the same order."""
     bins = [push_bin(r["pushes"]) for r in rows]
     labels = [push_bin(low) for low, _ in PUSH_BINS] + ["unsolved"]
     counts = {b: bins.count(b) for b in labels if b in bins}
@@ -99,7 +99,8 @@ def rates_by_pushes(rows, outcomes: dict) -> dict:
 
 
 def paired_levels(path: str):
-    """``(key, fixed, state, data)``: the list of levels a paired-evaluation result file played."""
+    """``(key, fixed, state, outcomes)``: the list of levels a paired-evaluation result file
+    played (``key`` names the list) and its agents' ``solved_by_level`` strings."""
     from i2a_keras.training.config import EnvConfig
     from i2a_keras.training.evaluate import evaluation_levels
 
