@@ -98,11 +98,11 @@ def rates_by_pushes(rows, outcomes: dict) -> dict:
     return {"levels_per_bin": counts, "solve_rate": rates}
 
 
-def paired_levels(path: str):
-    """``(key, fixed, state, outcomes)``: the list of levels a paired-evaluation result file
-    played (``key`` names the list) and its agents' ``solved_by_level`` strings."""
+def paired_file(path: str):
+    """``(key, env, levels, seed, outcomes)`` of a paired-evaluation result file: ``key`` names its
+    list of levels (:func:`evaluation_levels` of ``env``, ``levels`` and ``seed``), ``outcomes``
+    are its agents' ``solved_by_level`` strings."""
     from i2a_keras.training.config import EnvConfig
-    from i2a_keras.training.evaluate import evaluation_levels
 
     with open(path) as fh:
         data = json.load(fh)
@@ -113,9 +113,7 @@ def paired_levels(path: str):
         raise ValueError(f"{path} is not a result file of benchmarks/paired_evaluation.py "
                          f"(no {exc})") from exc
     env = EnvConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in env_fields.items()})
-    key = json.dumps([env_fields, levels, seed], sort_keys=True)
-    fixed, state = evaluation_levels(env, levels, seed)
-    return key, fixed, state, outcomes
+    return json.dumps([env_fields, levels, seed], sort_keys=True), env, levels, seed, outcomes
 
 
 def pushes_table(name: str, grouped: dict) -> str:
@@ -138,9 +136,12 @@ def run_paired(paths, max_states: int, step_limit: int, reuse=None) -> dict:
         if (reuse["max_states"], reuse["step_limit"]) == (max_states, step_limit):
             solved_lists[entry["levels_key"]] = {k: entry[k] for k in ("summary", "seconds", "rows")}
     for path in paths:
-        key, fixed, state, outcomes = paired_levels(path)
-        if key not in solved_lists:
+        key, env, levels, seed, outcomes = paired_file(path)
+        if key not in solved_lists:  # draw and solve each list of levels once
+            from i2a_keras.training.evaluate import evaluation_levels
+
             start = time.time()
+            fixed, state = evaluation_levels(env, levels, seed)
             solved_lists[key] = solve_levels(fixed, state, range(len(fixed)), max_states, step_limit)
             solved_lists[key]["seconds"] = round(time.time() - start, 1)
         solved = solved_lists[key]
