@@ -280,8 +280,20 @@ def test_resume_follows_boxoban_levels_to_another_folder(tmp_path, capsys):
     assert train.main(["--resume", run_dir, "--total-frames", "1400"])["frames"] == 1400
 
 
-BOXOBAN_10X10 = "".join(f"; {i}\n" + "#" * 10 + "\n" + "#@ $    .#\n" + "#        #\n" * 7 + "#" * 10 + "\n\n"
-                        for i in range(2))
+FLOOR = "#        #"
+
+
+def boxoban_10x10(levels) -> str:
+    """Boxoban file text of 10x10 levels, each given by its top interior rows (one row or a list;
+    the rows below are floor)."""
+    blocks = []
+    for i, rows in enumerate(levels):
+        rows = [rows] if isinstance(rows, str) else list(rows)
+        blocks.append(f"; {i}\n" + "\n".join(["#" * 10, *rows, *[FLOOR] * (8 - len(rows)), "#" * 10]) + "\n\n")
+    return "".join(blocks)
+
+
+BOXOBAN_10X10 = boxoban_10x10(["#@ $    .#"] * 2)
 
 
 def test_box_count_table_plays_a_checkpoint_whose_level_folder_is_gone(tmp_path):
@@ -319,10 +331,7 @@ def test_paired_evaluation_statistics():
 def test_level_difficulty_reports_pushes_moves_and_the_step_limit(tmp_path, capsys, monkeypatch):
     """benchmarks/level_difficulty.py: 5 pushes after a 1-move walk, and 2 pushes, in two levels."""
     monkeypatch.setenv("I2A_KERAS_CACHE", str(tmp_path / "cache"))
-    rows = ["#@ $    .#", "#@$ .    #"]
-    text = "".join(f"; {i}\n" + "#" * 10 + "\n" + row + "\n" + "#        #\n" * 7 + "#" * 10 + "\n\n"
-                   for i, row in enumerate(rows))
-    (tmp_path / "000.txt").write_text(text)
+    (tmp_path / "000.txt").write_text(boxoban_10x10(["#@ $    .#", "#@$ .    #"]))
     script = load_script("level_difficulty")
     out = tmp_path / "difficulty.json"
     report = script.main(["--set", f"two={tmp_path}", "--levels", "2", "--step-limit", "5", "--out", str(out)])
@@ -356,10 +365,7 @@ def test_evaluation_levels_are_the_levels_behind_solved_by_level(tmp_path, monke
     from i2a_keras.training.evaluate import evaluate_agent, evaluation_levels
 
     monkeypatch.setenv("I2A_KERAS_CACHE", str(tmp_path / "cache"))
-    rows = ["#@$.     #", "#.$@     #"] * 6
-    text = "".join(f"; {i}\n" + "#" * 10 + "\n" + row + "\n" + "#        #\n" * 7 + "#" * 10 + "\n\n"
-                   for i, row in enumerate(rows))
-    (tmp_path / "000.txt").write_text(text)
+    (tmp_path / "000.txt").write_text(boxoban_10x10(["#@$.     #", "#.$@     #"] * 6))
     env = EnvConfig(dim_room=(10, 10), num_boxes=1, max_steps=1, action_set="moves",
                     levels=f"boxoban:{tmp_path}", eval_levels=f"boxoban:{tmp_path}")
     outcome = evaluate_agent(PushRight(), env, 10, num_envs=4, greedy=True, per_level=True)
@@ -389,9 +395,7 @@ def test_level_difficulty_groups_paired_outcomes_by_pushes(tmp_path, capsys, mon
     monkeypatch.setenv("I2A_KERAS_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "levels"
     folder.mkdir()
-    rows = ["#@$.     #", "#@$     .#"] * 3  # 1 push, 6 pushes
-    (folder / "000.txt").write_text("".join(f"; {i}\n" + "#" * 10 + "\n" + row + "\n" + "#        #\n" * 7
-                                            + "#" * 10 + "\n\n" for i, row in enumerate(rows)))
+    (folder / "000.txt").write_text(boxoban_10x10(["#@$.     #", "#@$     .#"] * 3))  # 1 push, 6 pushes
     env = EnvConfig(dim_room=(10, 10), num_boxes=1, max_steps=5, action_set="moves",
                     eval_levels=f"boxoban:{folder}")
     paired = tmp_path / "paired.json"
@@ -427,13 +431,10 @@ def test_failure_modes_tell_dead_ends_from_time_outs(run_1000, tmp_path, monkeyp
 
     script = load_script("failure_modes")
     monkeypatch.setenv("I2A_KERAS_CACHE", str(tmp_path / "cache"))
-    floor = "#        #"
-    kinds = {"solved": ["#@$.     #"] + [floor] * 7,
-             "dead end": [floor, floor, "#@$      #", floor, "# .      #"] + [floor] * 3,
-             "still solvable": [floor] * 3 + ["# .$@    #"] + [floor] * 4}
-    text = "".join(f"; {i}\n" + "#" * 10 + "\n" + "\n".join(rows) + "\n" + "#" * 10 + "\n\n"
-                   for i, rows in enumerate(list(kinds.values()) * 2))
-    (tmp_path / "000.txt").write_text(text)
+    kinds = {"solved": ["#@$.     #"],
+             "dead end": [FLOOR, FLOOR, "#@$      #", FLOOR, "# .      #"],
+             "still solvable": [FLOOR] * 3 + ["# .$@    #"]}
+    (tmp_path / "000.txt").write_text(boxoban_10x10(list(kinds.values()) * 2))
     env = EnvConfig(dim_room=(10, 10), num_boxes=1, max_steps=8, action_set="moves",
                     levels=f"boxoban:{tmp_path}", eval_levels=f"boxoban:{tmp_path}")
     result = evaluate_agent(PushRight(), env, 6, num_envs=4, greedy=True, per_level=True, final_rooms=True)
