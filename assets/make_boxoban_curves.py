@@ -43,9 +43,10 @@ def main(argv=None):
     from matplotlib.figure import Figure
 
     # One legend under both panels, so it hides no curve: its rows get their own strip of height.
-    legend_rows = -(-len(args.run) // 3)
-    legend_height = 0.1 + 0.17 * legend_rows
-    fig = Figure(figsize=(10, 3.9 + legend_height))
+    legend_columns, panel_height = 3, 3.9
+    legend_height = 0.1 + 0.17 * -(-len(args.run) // legend_columns)
+    height = panel_height + legend_height
+    fig = Figure(figsize=(10, height))
     ax_train, ax_eval = fig.subplots(1, 2)
     for spec in args.run:
         label, _, rest = spec.partition("=")
@@ -67,10 +68,10 @@ def main(argv=None):
     for ax in (ax_train, ax_eval):
         ax.set_xlabel("environment frames (shaded: env-model data)")
         ax.grid(alpha=0.3)
-    fig.legend(*ax_train.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=8,
-               frameon=False)
+    fig.legend(*ax_train.get_legend_handles_labels(), loc="lower center", ncol=legend_columns,
+               fontsize=8, frameon=False)
     fig.suptitle("Boxoban 10x10, 4 boxes (boxoban preset)", fontsize=10)
-    fig.tight_layout(rect=(0, legend_height / (3.9 + legend_height), 1, 1))
+    fig.tight_layout(rect=(0, legend_height / height, 1, 1))
     fig.savefig(args.out, dpi=90)
     print(args.out)
 
