@@ -14,6 +14,10 @@ from i2a_keras import train
 from i2a_keras.training.run_dir import read_jsonl
 from i2a_testing import assert_same_arrays, curve, latest_arrays, tiny_env_model
 
+# CI runs these on their own after the parallel suite (`-m "not ray"`, then `-m ray`): Ray gives its
+# raylet 30 s to start, which busy cores can exceed
+pytestmark = pytest.mark.ray
+
 TINY = ["--preset", "tiny", "--set", "run.total_frames=800", "run.log_interval_frames=80",
         "run.checkpoint_interval_frames=320", "eval.num_levels=2", "eval.gif=false"]
 
