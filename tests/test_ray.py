@@ -14,14 +14,13 @@ from i2a_keras import train
 from i2a_keras.training.run_dir import read_jsonl
 from i2a_testing import assert_same_arrays, curve, latest_arrays, tiny_env_model
 
-# CI runs these on their own after the parallel suite (`-m "not ray"`, then `-m ray`): Ray gives its
-# raylet 30 s to start, which busy cores can exceed
-pytestmark = pytest.mark.ray
-
 TINY = ["--preset", "tiny", "--set", "run.total_frames=800", "run.log_interval_frames=80",
         "run.checkpoint_interval_frames=320", "eval.num_levels=2", "eval.gif=false"]
 
 
+# The tests that start a local Ray carry the marker `ray`: CI runs them on their own after the
+# parallel suite (`-m "not ray"`, then `-m ray`), as Ray gives its raylet 30 s to start, which busy
+# cores can exceed.
 @pytest.fixture(scope="module")
 def ray_cluster():
     ray = pytest.importorskip("ray")
@@ -30,6 +29,7 @@ def ray_cluster():
     ray.shutdown()
 
 
+@pytest.mark.ray
 def test_sync_ray_with_one_worker_is_the_local_a2c_run(ray_cluster, tmp_path):
     """Same seeds, same env and action streams: one Ray worker reproduces single-process A2C,
     through two checkpoints (env re-seeding) and the final evaluation."""
@@ -44,6 +44,7 @@ def test_sync_ray_with_one_worker_is_the_local_a2c_run(ray_cluster, tmp_path):
     assert json.load(open(tmp_path / "ray" / "eval.json")) == json.load(open(tmp_path / "local" / "eval.json"))
 
 
+@pytest.mark.ray
 def test_async_ray_resume_is_exact_and_the_policy_lag_bounded(ray_cluster, tmp_path):
     """Two workers, one rollout per update in round-robin order: the lag is at most K - 1 = 1
     update (and 1 once the pipeline is full), and a resumed run equals an uninterrupted one."""
@@ -62,6 +63,7 @@ def test_async_ray_resume_is_exact_and_the_policy_lag_bounded(ray_cluster, tmp_p
     assert_same_arrays(wa, wb)
 
 
+@pytest.mark.ray
 @pytest.mark.parametrize("synchronous", [False, True], ids=["async", "sync"])
 def test_killed_worker_is_replaced_and_no_rollout_is_lost(ray_cluster, synchronous):
     """SIGKILL a worker's process right after a rollout was sent to it: the worker is re-created
@@ -114,6 +116,7 @@ _JAX_I2A = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.ray
 def test_i2a_on_jax_trains_with_ray_workers_started_by_the_trainer(tmp_path):
     """The I2A (imagined rollouts replayed from the workers) under KERAS_BACKEND=jax; here the
     trainer starts and stops its own local Ray."""
