@@ -8,6 +8,10 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from i2a_keras.backends import jax_compilation_cache  # noqa: E402
+
+jax_compilation_cache.configure()
+
 from i2a_keras import envs  # noqa: E402,F401  (registers i2a_keras/Sokoban-v0)
 
 __version__ = "0.1.0"

@@ -16,12 +16,11 @@ Each backend module provides the same five functions:
 TensorFlow (the default) runs the stateful Keras model inside ``tf.function`` with a
 ``GradientTape`` and ``optimizer.apply``. JAX runs ``agent.stateless_call`` under ``jax.jit`` with
 ``jax.value_and_grad`` and ``optimizer.stateless_apply`` (Keras's recipe for custom JAX loops).
+``jax_compilation_cache`` keeps JAX's compiled programs on disk across processes.
 """
 from __future__ import annotations
 
 import importlib
-
-import keras
 
 __all__ = ["get", "name"]
 
@@ -30,6 +29,8 @@ _MODULES = {"tensorflow": "tensorflow_backend", "jax": "jax_backend"}
 
 def name() -> str:
     """The Keras backend in use (``KERAS_BACKEND``; i2a_keras defaults it to tensorflow)."""
+    import keras
+
     return keras.backend.backend()
 
 
