@@ -1,11 +1,11 @@
 """JAX's persistent compilation cache, on by default for i2a_keras (KERAS_BACKEND=jax).
 
 Under JAX, Keras initialises every weight and runs every eager op through its own XLA program.
-Building even a tiny I2A compiles ~300 of them (half a minute on a 2-core CPU), in every process: the trainer,
-each Ray rollout worker, a resume, a notebook kernel. JAX can keep compiled programs on disk and
-reuse them across processes: a cache hit runs the program a fresh compile would have built. This
-module points JAX at ``$XDG_CACHE_HOME/i2a_keras/jax`` (``~/.cache/i2a_keras/jax``) and caches
-every program, however quick to compile. A user's own ``JAX_COMPILATION_CACHE_DIR`` (or
+Building even a tiny I2A compiles ~300 of them (half a minute on a 2-core CPU), in every process:
+the trainer, each Ray rollout worker, a resume, a notebook kernel. JAX can keep compiled programs
+on disk and reuse them across processes: a cache hit runs the program a fresh compile would have
+built. This module points JAX at ``$XDG_CACHE_HOME/i2a_keras/jax`` (``~/.cache/i2a_keras/jax``)
+and caches every program, however quick to compile. A user's own ``JAX_COMPILATION_CACHE_DIR`` (or
 ``JAX_PERSISTENT_CACHE_*`` setting) wins; ``JAX_COMPILATION_CACHE_DIR=`` (empty) turns the cache
 off. The folder is safe to delete at any time.
 
