@@ -74,16 +74,12 @@ def ray_session(address: str = ""):
             ray.shutdown()
 
 
-_JAX_CACHE_VARS = ("JAX_COMPILATION_CACHE_DIR",) + tuple(k.upper() for k in jax_compilation_cache.SETTINGS)
-
-
 def _worker_env_vars() -> dict:
     """Environment of a worker process: the trainer's Keras backend, on one CPU thread, and its
     JAX compilation cache (``backends/jax_compilation_cache``)."""
-    cache = {k: os.environ[k] for k in _JAX_CACHE_VARS if k in os.environ}
     return {"KERAS_BACKEND": keras.backend.backend(), "TF_CPP_MIN_LOG_LEVEL": "2",
             "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
-            "JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": "", **cache}
+            "JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": "", **jax_compilation_cache.environment()}
 
 
 class RolloutWorker:

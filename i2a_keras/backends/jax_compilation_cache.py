@@ -18,8 +18,9 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["SETTINGS", "default_dir", "configure"]
+__all__ = ["DIR_VAR", "SETTINGS", "default_dir", "configure", "environment"]
 
+DIR_VAR = "JAX_COMPILATION_CACHE_DIR"
 # JAX's names (each also a ``JAX_...`` environment variable): cache every compiled program.
 SETTINGS = {"jax_persistent_cache_min_compile_time_secs": "0",
             "jax_persistent_cache_min_entry_size_bytes": "0"}
@@ -38,7 +39,7 @@ def configure() -> str:
     has no cache directory, updates its config too, which takes effect unless JAX has already
     compiled a program.
     """
-    directory = os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", default_dir())
+    directory = os.environ.setdefault(DIR_VAR, default_dir())
     if not directory:
         return ""
     ours = {name: value for name, value in SETTINGS.items() if name.upper() not in os.environ}
@@ -52,3 +53,10 @@ def configure() -> str:
         for name, value in ours.items():
             jax.config.update(name, type(jax.config.values[name])(value))
     return directory
+
+
+def environment() -> dict:
+    """The cache's ``JAX_...`` variables as this process has them, for a child process's
+    environment (e.g. a Ray worker's ``runtime_env``)."""
+    names = (DIR_VAR,) + tuple(name.upper() for name in SETTINGS)
+    return {name: os.environ[name] for name in names if name in os.environ}
