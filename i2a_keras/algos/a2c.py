@@ -112,7 +112,8 @@ def nstep_returns(rewards, bootstrap_value, terminated, truncated, truncation_va
       gamma: discount.
 
     ``R_t = r_t`` if terminated, ``r_t + gamma V(final_obs_t)`` if truncated (and not terminated),
-    else ``r_t + gamma R_{t+1}`` with ``R_T = bootstrap_value``. Works on numpy arrays and tensors.
+    else ``r_t + gamma R_{t+1}`` with ``R_T = bootstrap_value``. Numpy in, numpy out (tensors are
+    converted).
     """
     return lambda_returns(rewards, None, bootstrap_value, terminated, truncated, truncation_value,
                           gamma, 1.0)
@@ -126,28 +127,30 @@ def lambda_returns(rewards, values, bootstrap_value, terminated, truncated, trun
     does not end its episode continues with ``(1 - lam) V(s_{t+1}) + lam G_{t+1}`` (``s_T``'s
     value is ``bootstrap_value``). ``lam = 1`` is the n-step return (``values`` unused, may be
     None); ``lam = 0`` the one-step TD target ``r_t + gamma V(s_{t+1})``.
+
+    Computed on the host in numpy float32 from the rollout, before the update, as SB3's
+    ``RolloutBuffer.compute_returns_and_advantage`` does: the same recursion in eager backend ops
+    cost ~150x more: half the ``small`` preset's update (docs/results.md, "Returns on the host").
     """
-    rewards = ops.cast(rewards, "float32")
-    terminated = ops.cast(terminated, "bool")
-    truncated = ops.cast(truncated, "bool")
-    truncation_value = ops.cast(truncation_value, "float32")
-    num_steps = rewards.shape[0]
-    if num_steps is None:
-        raise ValueError("lambda_returns needs a static number of steps (rewards.shape[0])")
+    rewards = np.asarray(rewards, np.float32)
+    terminated = np.asarray(terminated, bool)
+    truncated = np.asarray(truncated, bool)
+    truncation_value = np.asarray(truncation_value, np.float32)
+    if rewards.ndim < 1:
+        raise ValueError("lambda_returns needs rewards of shape (T, N)")
     if lam != 1.0 and values is None:
         raise ValueError("lambda_returns with lam < 1 needs the acting values V(s_t)")
-    next_return = next_value = ops.cast(bootstrap_value, "float32")
-    returns = [None] * num_steps
-    zeros = ops.zeros_like(next_return)
-    for t in reversed(range(num_steps)):
+    values = None if values is None else np.asarray(values, np.float32)
+    next_return = next_value = np.asarray(bootstrap_value, np.float32)
+    returns = np.empty_like(rewards)
+    for t in reversed(range(len(rewards))):
         if lam != 1.0:
             next_return = (1.0 - lam) * next_value + lam * next_return
-            next_value = ops.cast(values[t], "float32")
-        continuation = ops.where(truncated[t], truncation_value[t], next_return)
-        continuation = ops.where(terminated[t], zeros, continuation)
-        next_return = rewards[t] + gamma * continuation
-        returns[t] = next_return
-    return ops.stack(returns, axis=0)
+            next_value = values[t]
+        continuation = np.where(truncated[t], truncation_value[t], next_return)
+        continuation = np.where(terminated[t], np.float32(0.0), continuation)
+        next_return = returns[t] = rewards[t] + np.float32(gamma) * continuation
+    return returns
 
 
 def vtrace_targets(behaviour_logits, target_logits, actions, rewards, values, bootstrap_value,
@@ -436,7 +439,7 @@ class A2CLearner:
             returns = lambda_returns(rollout.rewards, rollout.values, rollout.bootstrap_value,
                                      rollout.terminated, rollout.truncated, rollout.truncation_values,
                                      self.config.gamma, self.config.gae_lambda)
-            targets = np.asarray(self._to_numpy(returns), np.float32).reshape(-1)
+            targets = returns.reshape(-1)
         replay = keras.tree.map_structure(
             lambda x: ops.reshape(x, (T * N,) + tuple(x.shape[2:])), rollout.replay)
         return (rollout.obs.reshape((T * N,) + rollout.obs.shape[2:]), rollout.actions.reshape(-1),
