@@ -112,7 +112,7 @@ def main(argv=None):
           f"load avg {os.getloadavg()[0]:.2f}")
     print(f"setting: {args.dim}x{args.dim}, {args.boxes} boxes, {args.observation} {obs_shape}, "
           f"{n_actions} actions, agent {args.agent} ({params:,} params), "
-          f"{cfg.num_envs} envs x {cfg.num_steps} steps")
+          f"{cfg.num_envs} envs x {cfg.num_steps} steps, levels: {env_cfg.levels}")
     env_fps = _timed(lambda: env.step(rng.integers(0, n_actions, cfg.num_envs)), cfg.num_envs,
                      args.seconds / 2)
     print(f"{'env only (random actions):':<37}{env_fps:10.0f} frames/s")
