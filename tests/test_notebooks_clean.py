@@ -1,6 +1,6 @@
 """The notebooks are committed clean and Colab-ready (cheap JSON checks, nothing is executed).
 
-Executing them is CI's job: ``I2A_KERAS_BUDGET=tiny python -m pytest -q -n auto --nbmake notebooks``.
+Executing them is CI's job: ``.ci/run`` passes ``--nbmake notebooks`` to its parallel pytest run.
 """
 import json
 from pathlib import Path
