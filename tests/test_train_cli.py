@@ -3,6 +3,7 @@ import dataclasses
 import json
 import os
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -274,6 +275,43 @@ def test_mixed_precision_flag(flag, compute_dtype, loss_scaling, tmp_path):
             assert json.load(f)["run"]["mixed_precision"] == compute_dtype
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+_ZEN3_FLAGS = "flags\t\t: fpu sse2 avx avx2 fma bmi2 sha_ni vaes\n"  # AMD EPYC Zen 3: no bfloat16
+_ZEN4_FLAGS = "flags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n"
+_ARM_FEATURES = "Features\t: fp asimd sve bf16 i8mm\n"
+
+
+@pytest.mark.parametrize("cpuinfo,native", [
+    (_ZEN3_FLAGS * 2, False), (_ZEN3_FLAGS + _ZEN4_FLAGS, True), (_ARM_FEATURES, True),
+    ("processor\t: 0\n", None), (None, None),
+])
+def test_native_bfloat16_is_read_from_the_cpu_flags(cpuinfo, native, tmp_path):
+    from i2a_keras.backends import cpu_has_native_bfloat16
+
+    path = tmp_path / "cpuinfo"
+    if cpuinfo is not None:
+        path.write_text(cpuinfo)
+    assert cpu_has_native_bfloat16(str(path)) is native
+
+
+@pytest.mark.parametrize("native,warns", [(False, True), (True, False), (None, False)])
+def test_bfloat16_on_a_cpu_that_emulates_it_warns(native, warns, monkeypatch):
+    from i2a_keras import backends
+    from i2a_keras.training.actor_critic import setup_runtime
+
+    monkeypatch.setattr(backends, "cpu_has_native_bfloat16", lambda: native)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            setup_runtime(0, "bfloat16")
+            setup_runtime(0, "off")  # float32 never warns
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    slow = [w for w in caught if "without bfloat16 instructions" in str(w.message)]
+    assert len(slow) == int(warns)
+    if warns:
+        assert slow[0].category is RuntimeWarning and "--mixed-precision off" in str(slow[0].message)
 
 
 def test_a_resume_may_switch_between_float32_and_bfloat16_but_not_float16(tmp_path):

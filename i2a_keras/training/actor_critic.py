@@ -32,6 +32,7 @@ import contextlib
 import functools
 import json
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -146,6 +147,13 @@ def setup_runtime(seed: int, mixed_precision: str = "off", deterministic: bool =
         raise ValueError("run.mixed_precision=float16 (loss scaling) is TensorFlow-only; under JAX "
                          "use bfloat16")
     device = backends.get().setup(seed, deterministic)
+    if mixed_precision == "bfloat16" and device.split(", ")[-1].startswith("CPU") \
+            and backends.cpu_has_native_bfloat16() is False:
+        warnings.warn("run.mixed_precision=bfloat16 on a CPU without bfloat16 instructions (no "
+                      "avx512_bf16, amx_bf16 or bf16 in /proc/cpuinfo): the backend emulates it, "
+                      "which can train several times slower than float32 (7x measured with "
+                      "TensorFlow on an AMD Zen 3); --mixed-precision off is faster here, and a "
+                      "resume may switch", RuntimeWarning, stacklevel=2)
     keras.mixed_precision.set_global_policy(MIXED_PRECISION_POLICIES[mixed_precision])
     return device
 
